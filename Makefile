@@ -1,0 +1,46 @@
+# The verbs people type. Each one only parses arguments and calls the toolchain library
+# (python -m coursetools ...); defaults live in the library, not here.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+JOBS   ?= 2
+
+.PHONY: help setup test release-module release-all grade grade-batch report validate milestone benchmark clean
+
+help:
+	@echo "make setup                                   create $(VENV) with everything, tinytorch editable"
+	@echo "make test                                    run every test (framework, toolchain, strip check)"
+	@echo "make release-module MODULE=01                skeleton + solution repo + grader bundles in dist/"
+	@echo "make release-all                             every released module"
+	@echo "make grade MODULE=01 SUBMISSION=dir [RESULTS=file]   grade one submission like Gradescope"
+	@echo "make milestone M=04 [ARGS=--quick]           run a milestone"
+	@echo "make benchmark                               print the CNN training-step benchmark"
+
+setup:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+
+test:
+	$(PY) -m pytest -n $(JOBS) -q
+
+release-module:
+	@test -n "$(MODULE)" || { echo "usage: make release-module MODULE=NN"; exit 2; }
+	$(PY) -m coursetools release --module $(MODULE)
+
+release-all:
+	$(PY) -m coursetools release --all
+
+grade:
+	@test -n "$(MODULE)" -a -n "$(SUBMISSION)" || { echo "usage: make grade MODULE=NN SUBMISSION=dir-or-zip [RESULTS=file]"; exit 2; }
+	$(PY) -m coursetools grade --module $(MODULE) --submission $(SUBMISSION) $(if $(RESULTS),--results $(RESULTS))
+
+milestone:
+	@test -n "$(M)" || { echo "usage: make milestone M=NN [ARGS=--quick]"; exit 2; }
+	$(PY) -m coursetools milestone $(M) $(ARGS)
+
+benchmark:
+	$(PY) benchmarks/cnn_step.py
+
+clean:
+	rm -rf dist
