@@ -37,7 +37,7 @@ grade:
 
 milestone:
 	@test -n "$(M)" || { echo "usage: make milestone M=NN [ARGS=--quick]"; exit 2; }
-	$(PY) -m coursetools milestone $(M) $(ARGS)
+	$(PY) milestones/run.py $(M) $(ARGS)
 
 benchmark:
 	$(PY) benchmarks/cnn_step.py
