@@ -1,7 +1,8 @@
 """Fixtures shared by every module's tests (visible and hidden).
 
-This file ships in student repos and grader bundles, so it may only import what
-every module has: NumPy and tinytorch's Tensor. The grader's own fixtures
+This file sits at the root of the course repo, of every student repo and of every grader
+bundle tree, so it serves both tests/ and hidden_tests/. It may only import what every
+module has: NumPy and tinytorch's Tensor. The grader's own fixtures
 (``reference_module``, ``max_ratio``, ``record_metric``) come from the
 ``tinytorch_grader.fixtures`` pytest plugin.
 """

@@ -1,0 +1,193 @@
+"""Grade one submission: overlay, run each test group in a killable process, write results.json.
+
+Layout (Gradescope's): ``<autograder>/source`` is the unzipped bundle, ``<autograder>/submission``
+the student's files, ``<autograder>/results`` where results.json goes. The bundle holds
+``grader.json`` (the module's slice of the manifest plus the test ids expected per group),
+``tree/`` (earlier modules, tests, conftest) and ``reference_copy/`` (for timed ratio tests).
+
+Whatever the submission does, this writes a complete results.json and exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from tinytorch_grader import feedback
+from tinytorch_grader.results import GradeResult, TestOutcome
+
+GRADER_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+def main(*, autograder_dir: str = "/autograder") -> GradeResult:
+    """Grade ``<autograder_dir>/submission`` and write ``<autograder_dir>/results/results.json``."""
+    root = Path(autograder_dir)
+    results_dir = root / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    try:
+        config = json.loads((root / "source" / "grader.json").read_text(encoding="utf-8"))
+        result, report = grade(config, root / "source", root / "submission")
+    except Exception:  # the grader must never leave Gradescope without results
+        config, report = {}, {}
+        result = GradeResult(tests=[], output="The autograder itself failed; please tell your instructor.\n\n```\n"
+                             + traceback.format_exc()[-3000:] + "\n```")
+    result.execution_time = time.monotonic() - started
+    _write_json(results_dir / "results.json", result.to_gradescope_dict())
+    _write_json(results_dir / "report.json", report)
+    print(f"score {result.score:g} / {result.max_score:g} written to {results_dir / 'results.json'}")
+    return result
+
+
+def grade(config: dict, source: Path, submission: Path) -> tuple[GradeResult, dict]:
+    """Overlay the owned files onto a fresh tree and run every group; returns results and reports."""
+    module = config["module"]
+    deadline = time.monotonic() + float(module["budget"])
+    with tempfile.TemporaryDirectory(prefix="tinytorch-grade-") as scratch:
+        tree = Path(scratch) / "tree"
+        shutil.copytree(source / "tree", tree)
+        missing = overlay(module["files"], submission, tree)
+        outcomes, reports, leaderboard = [], {}, []
+        for index, group in enumerate(config["groups"], start=1):
+            expected = config["expected"].get(group["name"], [])
+            if missing:
+                report = {}
+                graded = feedback.fill_missing(group, index, expected, {}, feedback.missing_files_message(missing))
+            else:
+                report = run_group(group, len(expected), tree, source, Path(scratch), deadline)
+                graded = feedback.grade_group(group, index, expected, report)
+            outcomes.extend(graded)
+            reports[group["name"]] = report
+            leaderboard.extend(feedback.leaderboard_entries(group, report))
+    output = feedback.overall_message(module, outcomes, missing)
+    return GradeResult(tests=outcomes, output=output, leaderboard=leaderboard), {"groups": reports}
+
+
+def overlay(owned: list[str], submission: Path, tree: Path) -> list[str]:
+    """Copy only the module's own files from the submission into the tree; returns what is missing.
+
+    A file is accepted at its package path from the submission root (``tinytorch/core/tensor.py``),
+    under one extra folder (a zipped repository), or by its unique file name anywhere.
+    """
+    missing = []
+    for relative in owned:
+        found = find_submitted(relative, submission)
+        target = tree / relative
+        if found is None:
+            missing.append(relative)
+            target.unlink(missing_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(found, target)
+    return missing
+
+
+def find_submitted(relative: str, submission: Path) -> Path | None:
+    if not submission.is_dir():
+        return None
+    direct = submission / relative
+    if direct.is_file():
+        return direct
+    nested = [p for p in submission.glob(f"*/{relative}") if p.is_file()]
+    nested += [p for p in submission.glob(f"*/*/{relative}") if p.is_file()]
+    if len(nested) == 1:
+        return nested[0]
+    by_name = [p for p in submission.rglob(Path(relative).name) if p.is_file() and ".git" not in p.parts]
+    return by_name[0] if len(by_name) == 1 else None
+
+
+def run_group(group: dict, n_tests: int, tree: Path, source: Path, scratch: Path, deadline: float) -> dict:
+    """Run one group's test file in its own process group, killed at its wall-clock limit."""
+    report_file = scratch / f"report-{group['name']}.json"
+    progress_file = scratch / f"progress-{group['name']}.jsonl"
+    limit = min(group["timeout"] * max(n_tests, 1) + 30, max(5.0, deadline - time.monotonic()))
+    command = [
+        sys.executable, "-m", "pytest", group["path"],
+        "-q", "-c", str(tree / "pytest.ini"), "--rootdir", str(tree),
+        "-p", "no:cacheprovider", "-p", "tinytorch_grader.fixtures",
+        "--json-report", f"--json-report-file={report_file}", "--json-report-indent=0",
+        f"--timeout={group['timeout']}", "--timeout-method=signal",
+        "--continue-on-collection-errors",
+    ]
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command, cwd=tree, env=_environment(group, tree, source, progress_file),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        stdout, _ = process.communicate(timeout=limit)
+        killed = None
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        stdout, _ = process.communicate()
+        killed = f"the whole group was stopped after {limit:.0f} s (a test ran too long: an infinite loop?)"
+    report = _read_report(report_file, tree)
+    report["_progress"] = _read_progress(progress_file, tree)
+    report["_grader"] = {
+        "returncode": process.returncode,
+        "killed": killed,
+        "seconds": round(time.monotonic() - started, 3),
+        "stdout_tail": stdout.decode("utf-8", "replace")[-4000:] if stdout else "",
+    }
+    return report
+
+
+def _environment(group: dict, tree: Path, source: Path, progress_file: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TINYTORCH_"))}
+    env.update({
+        "PYTHONPATH": os.pathsep.join([str(tree), str(GRADER_PACKAGE_DIR)]),
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "TINYTORCH_TEST_SEED": "0",
+        "TINYTORCH_REFERENCE_DIR": str(source / "reference_copy"),
+        "TINYTORCH_PROGRESS_FILE": str(progress_file),
+        "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "1"),
+    })
+    if group.get("max_ratio"):
+        env["TINYTORCH_MAX_RATIO"] = str(group["max_ratio"])
+    return env
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _read_report(path: Path, tree: Path) -> dict:
+    """The group's pytest-json-report, with the scratch tree's path removed from messages."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8").replace(f"{tree}/", ""))
+    except (OSError, ValueError):
+        return {}
+
+
+def _read_progress(path: Path, tree: Path) -> dict:
+    """Tests that finished before a group was killed (written one line per test by the fixtures plugin)."""
+    entries = {}
+    try:
+        lines = path.read_text(encoding="utf-8").replace(f"{tree}/", "").splitlines()
+    except OSError:
+        return entries
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        entries[entry["nodeid"]] = entry
+    return entries
+
+
+def _write_json(path: Path, data: dict) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    temporary.replace(path)
