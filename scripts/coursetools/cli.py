@@ -1,0 +1,66 @@
+"""``python -m coursetools VERB ...``: the thin command line under the Makefile.
+
+Each verb parses its options and calls the library's ``main(*, ...)``; defaults live there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from coursetools.manifest import ManifestError
+
+
+def _release(args: argparse.Namespace) -> None:
+    from coursetools import release
+
+    release.main(module=args.module, all=args.all, dist=args.dist)
+
+
+def _grade(args: argparse.Namespace) -> None:
+    from coursetools import grade
+
+    grade.main(module=args.module, submission=args.submission, results=args.results, dist=args.dist,
+               rebuild=args.rebuild)
+
+
+def _stripcheck(args: argparse.Namespace) -> None:
+    from coursetools import stripcheck
+
+    report = stripcheck.main(module=args.module, dist=args.dist)
+    if not report.ok:
+        sys.exit(1)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m coursetools", description="TinyTorch course toolchain")
+    verbs = root.add_subparsers(dest="verb", required=True)
+
+    release = verbs.add_parser("release", help="build skeleton, solution repo and grader bundles")
+    release.add_argument("--module", help="module number, e.g. 01")
+    release.add_argument("--all", action="store_true", help="every released module")
+    release.add_argument("--dist", default="dist")
+    release.set_defaults(run=_release)
+
+    grade = verbs.add_parser("grade", help="grade a submission like Gradescope")
+    grade.add_argument("--module", required=True)
+    grade.add_argument("--submission", required=True, help="a folder or a .zip")
+    grade.add_argument("--results", help="where results.json goes")
+    grade.add_argument("--dist", default="dist")
+    grade.add_argument("--rebuild", action="store_true", help="rebuild the bundle first")
+    grade.set_defaults(run=_grade)
+
+    strip = verbs.add_parser("stripcheck", help="solution full marks, skeleton zero, every region caught")
+    strip.add_argument("--module", required=True)
+    strip.add_argument("--dist", default="dist")
+    strip.set_defaults(run=_stripcheck)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (ManifestError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

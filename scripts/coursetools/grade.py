@@ -1,0 +1,107 @@
+"""Grade a submission locally exactly as Gradescope would.
+
+Unzips the module's gradescope.zip into a throwaway ``autograder/`` tree
+(source/, submission/, results/), copies the submission in, and runs the bundle's own
+``run_autograder`` with this Python. The local path is the production path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from coursetools.manifest import load_course
+
+
+def main(*, module: str, submission: str, results: str | None = None, dist: str = "dist",
+         rebuild: bool = False, quiet: bool = False) -> dict:
+    """Grade SUBMISSION (a folder or a .zip) for MODULE; returns the results.json data.
+
+    Writes results.json (default dist/results/NN_slug/results.json) and report.json beside it.
+    """
+    course = load_course()
+    mod = course.module(module)
+    archive = Path(dist) / "graders" / mod.dirname / "gradescope.zip"
+    if rebuild or not archive.is_file():
+        from coursetools.bundle import build_bundles
+
+        build_bundles(course, mod, Path(dist))
+    target = Path(results) if results else Path(dist) / "results" / mod.dirname / "results.json"
+    data = grade_with_bundle(archive, Path(submission), target)
+    if not quiet:
+        print_summary(data, target)
+    return data
+
+
+def grade_with_bundle(archive: Path, submission: Path, target: Path) -> dict:
+    """Run the bundle on one submission in a fresh autograder tree; copy the results to target."""
+    if not submission.exists():
+        raise FileNotFoundError(f"submission {submission} does not exist; pass a folder or a .zip")
+    with tempfile.TemporaryDirectory(prefix="autograder-") as scratch:
+        root = Path(scratch)
+        with zipfile.ZipFile(archive) as zf:
+            extract_with_modes(zf, root / "source")
+        place_submission(submission, root / "submission")
+        (root / "results").mkdir()
+        env = {**os.environ, "AUTOGRADER_DIR": str(root), "GRADER_PYTHON": sys.executable}
+        subprocess.run([str(root / "source" / "run_autograder")], env=env, cwd=root, check=False)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / "results" / "results.json", target)
+        report = root / "results" / "report.json"
+        if report.is_file():
+            shutil.copyfile(report, report_path(target))
+    return json.loads(target.read_text(encoding="utf-8"))
+
+
+def report_path(results: Path) -> Path:
+    """Where the pytest JSON report goes beside a results file."""
+    if results.name == "results.json":
+        return results.with_name("report.json")
+    return results.with_name(results.stem + ".report.json")
+
+
+def extract_with_modes(zf: zipfile.ZipFile, dest: Path) -> None:
+    """Unzip keeping Unix permission bits (Python's extractall drops them)."""
+    for info in zf.infolist():
+        path = Path(zf.extract(info, dest))
+        mode = info.external_attr >> 16 & 0o777
+        if mode:
+            path.chmod(mode)
+
+
+def place_submission(submission: Path, dest: Path) -> None:
+    if submission.is_dir():
+        shutil.copytree(submission, dest, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__"))
+    elif zipfile.is_zipfile(submission):
+        with zipfile.ZipFile(submission) as zf:
+            zf.extractall(dest)
+    else:
+        dest.mkdir()
+        shutil.copyfile(submission, dest / submission.name)
+
+
+def print_summary(data: dict, target: Path) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # rich is a toolchain dependency; keep plain output working anyway
+        for test in data["tests"]:
+            print(f"{test['score']:>6g} / {test['max_score']:<6g} {test['name']}")
+        print(f"score {data['score']:g} / {data['extra_data']['max_score']:g} -> {target}")
+        return
+    table = Table(title=f"{target}")
+    for column in ("#", "test", "score", "visibility"):
+        table.add_column(column)
+    for test in data["tests"]:
+        style = "green" if test["status"] == "passed" else "red"
+        table.add_row(test.get("number", ""), test["name"], f"{test['score']:g} / {test['max_score']:g}",
+                      test["visibility"], style=style)
+    console = Console()
+    console.print(table)
+    console.print(f"[bold]score {data['score']:g} / {data['extra_data']['max_score']:g}[/bold]")

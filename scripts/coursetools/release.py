@@ -1,0 +1,57 @@
+"""``make release-module MODULE=NN``: a module's skeleton repo, solution repo and grader bundles.
+
+A release is an ordered list of small steps (each testable alone):
+1. refuse a module that is not released in the manifest;
+2. build the student skeleton (which checks itself for leaks);
+3. build the solution repository;
+4. build the grader bundles (they collect the expected test ids from the reference).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from coursetools.bundle import build_bundles
+from coursetools.manifest import Course, ManifestError, Module, load_course
+from coursetools.skeleton import build_student_repo
+
+
+class NotReleasedError(ManifestError):
+    """The module is declared but planned, so there is nothing to release yet."""
+
+
+def check_released(course: Course, module: Module) -> None:
+    if not module.released:
+        released = ", ".join(m.number for m in course.released()) or "none"
+        raise NotReleasedError(
+            f"module {module.number} ({module.slug}) is planned, not released, so it cannot be released yet; "
+            f"released modules: {released}. Set status = \"released\" in reference/course.toml once its "
+            "reference code and tests are complete."
+        )
+
+
+def release_module(course: Course, module: Module, dist: Path) -> dict[str, Path]:
+    check_released(course, module)
+    outputs = {
+        "skeleton": build_student_repo(course, module, dist / "skeletons" / module.dirname),
+        "solution": build_student_repo(course, module, dist / "solutions" / module.dirname, with_solutions=True),
+    }
+    outputs.update(build_bundles(course, module, dist))
+    return outputs
+
+
+def main(*, module: str | None = None, all: bool = False, dist: str = "dist") -> dict[str, dict[str, Path]]:
+    """Release one module (``module="01"``) or every released one (``all=True``)."""
+    course = load_course()
+    if all:
+        modules = course.released()
+    elif module is not None:
+        modules = [course.module(module)]
+    else:
+        raise ValueError("name a module (--module 01) or pass --all")
+    written = {}
+    for mod in modules:
+        written[mod.number] = release_module(course, mod, Path(dist))
+        for kind, path in written[mod.number].items():
+            print(f"module {mod.number} {kind:>15}: {path}")
+    return written

@@ -1,0 +1,159 @@
+"""Build a module's student repository (skeleton) and its solution twin.
+
+A student repository for module NN holds the tinytorch package with modules before NN
+complete (solution rendering), module NN as stubs (skeleton rendering), no later module,
+the visible tests of NN, the shared conftest, and files rendered from ``skeletons/``.
+It is a git repository with one commit, ready to push as a GitHub Classroom template.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import jinja2
+
+from coursetools.manifest import Course, Module
+from coursetools.markers import Region, find_regions, render
+
+TEMPLATES = {"README.md.j2": "README.md", "pyproject.toml.j2": "pyproject.toml", "gitignore.j2": ".gitignore"}
+GIT_AUTHOR = {"GIT_AUTHOR_NAME": "TinyTorch Course", "GIT_AUTHOR_EMAIL": "course@example.invalid",
+              "GIT_COMMITTER_NAME": "TinyTorch Course", "GIT_COMMITTER_EMAIL": "course@example.invalid"}
+
+
+class LeakError(RuntimeError):
+    """A skeleton contains solution code or hidden tests."""
+
+
+def module_label(module: Module) -> str:
+    return f"Module {module.number} ({module.slug})"
+
+
+def reference_file(course: Course, relative: str) -> Path:
+    return course.root / "reference" / relative
+
+
+def module_regions(course: Course, module: Module) -> list[Region]:
+    """Every solution region of the module's files, in file order."""
+    regions: list[Region] = []
+    for relative in module.files:
+        regions.extend(find_regions(reference_file(course, relative).read_text(encoding="utf-8"), relative))
+    return regions
+
+
+def render_file(course: Course, module: Module, relative: str, mode: str, stub_only: set[str] | None = None) -> str:
+    text = reference_file(course, relative).read_text(encoding="utf-8")
+    return render(text, mode=mode, path=relative, module_label=module_label(module),
+                  context=course.context(), stub_only=stub_only)
+
+
+def write_package(course: Course, module: Module, dest: Path, *, own_mode: str | None) -> None:
+    """Write tinytorch/ into dest: earlier modules solved, this one in own_mode (None: left out).
+
+    Package ``__init__.py`` files and any file no module owns are copied as rendered solutions.
+    """
+    owned_by = {f: m for m in course.modules for f in m.files}
+    source_root = course.root / "reference"
+    for path in sorted((source_root / "tinytorch").rglob("*.py")):
+        relative = path.relative_to(source_root).as_posix()
+        owner = owned_by.get(relative)
+        if owner is None:
+            mode, who = "solution", module
+        elif owner.number < module.number:
+            mode, who = "solution", owner
+        elif owner.number == module.number and own_mode:
+            mode, who = own_mode, module
+        else:
+            continue
+        target = dest / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_file(course, who, relative, mode), encoding="utf-8")
+
+
+def copy_tests(course: Course, module: Module, dest: Path, *, hidden: bool) -> None:
+    """The root conftest and the module's test files (visible; hidden too when asked)."""
+    shutil.copyfile(course.root / "conftest.py", dest / "conftest.py")
+    for group in module.groups:
+        if group.hidden and not hidden:
+            continue
+        target = dest / group.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(course.root / group.path, target)
+
+
+def render_templates(course: Course, module: Module, dest: Path) -> None:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(course.root / "skeletons"),
+                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    variables = {
+        **course.context(),
+        "module": module,
+        "regions": module_regions(course, module),
+        "visible_groups": [g for g in module.groups if not g.hidden],
+        "hidden_points": sum(g.points for g in module.groups if g.hidden),
+    }
+    for template, target in TEMPLATES.items():
+        (dest / target).write_text(env.get_template(template).render(variables), encoding="utf-8")
+
+
+def init_git(dest: Path, message: str) -> None:
+    """One commit by the course, on branch main, so the folder can be pushed as a template."""
+    env = {**os.environ, **GIT_AUTHOR}
+    for command in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
+                    ["git", "commit", "-q", "--no-gpg-sign", "-m", message]):
+        subprocess.run(command, cwd=dest, env=env, check=True, capture_output=True)
+
+
+def build_student_repo(course: Course, module: Module, dest: Path, *, with_solutions: bool = False) -> Path:
+    """Write the student (or, with_solutions, the solution) repository of a module into dest."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    write_package(course, module, dest, own_mode="solution" if with_solutions else "skeleton")
+    copy_tests(course, module, dest, hidden=False)
+    render_templates(course, module, dest)
+    if not with_solutions:
+        assert_no_leaks(dest, course, module)
+    kind = "solutions" if with_solutions else "starter code"
+    init_git(dest, f"{course.name} module {module.number} ({module.title}): {kind}")
+    return dest
+
+
+def assert_no_leaks(repo: Path, course: Course, module: Module) -> None:
+    """Raise LeakError if any file of the repo holds a solution line or a hidden test."""
+    secrets = _solution_lines(course, module)
+    hidden = [(course.root / g.path).read_text(encoding="utf-8") for g in module.groups if g.hidden]
+    for path in repo.rglob("*"):
+        if not path.is_file() or ".git" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        lines = {line.strip() for line in text.splitlines()}
+        leaked = sorted(lines & secrets)
+        if leaked:
+            raise LeakError(f"{path.relative_to(repo)} contains solution code of module {module.number}: {leaked[0]!r}")
+        for test_file in hidden:
+            if test_file.strip() and test_file.strip() in text:
+                raise LeakError(f"{path.relative_to(repo)} contains a hidden test file of module {module.number}")
+
+
+def _solution_lines(course: Course, module: Module) -> set[str]:
+    """Distinctive lines of the module's solution regions (short or generic lines are ignored)."""
+    secrets: set[str] = set()
+    for relative in module.files:
+        text = reference_file(course, relative).read_text(encoding="utf-8")
+        outside = {line.strip() for line in _outside_regions(text)}
+        for region in find_regions(text, relative):
+            for line in region.body(text).splitlines():
+                line = line.strip()
+                if len(line) >= 12 and not line.startswith("#") and line not in outside:
+                    secrets.add(line)
+    return secrets
+
+
+def _outside_regions(text: str) -> list[str]:
+    lines = text.splitlines()
+    inside: set[int] = set()
+    for region in find_regions(text):
+        inside.update(range(region.start_line - 1, region.end_line))
+    return [line for i, line in enumerate(lines) if i not in inside]
