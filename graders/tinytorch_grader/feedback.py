@@ -5,6 +5,8 @@ Pure functions over plain dicts: no pytest, no I/O.
 
 from __future__ import annotations
 
+import textwrap
+
 from tinytorch_grader.results import TestOutcome
 
 MESSAGE_CHARS = 600
@@ -69,7 +71,7 @@ def missing_reason(report: dict) -> str:
         if collector.get("outcome") == "failed" and collector.get("longrepr"):
             return ("**Not run**: the test file could not be imported, usually because your code does not "
                     "import (a syntax error or an exception at import time):\n\n```text\n"
-                    + _tail(collector["longrepr"], TRACE_CHARS).replace("```", "'''") + "\n```")
+                    + _error_lines(collector["longrepr"]).replace("```", "'''") + "\n```")
     if not report.get("tests") and grader:
         return ("**Not run**: pytest stopped before running this test (exit code "
                 f"{grader.get('returncode')}).\n\n```text\n{_tail(grader.get('stdout_tail', ''), TRACE_CHARS)}\n```")
@@ -130,6 +132,14 @@ def _extra(test: dict | None) -> dict:
     if metrics:
         extra["metrics"] = metrics
     return extra
+
+
+def _error_lines(longrepr: str) -> str:
+    """The lines of a pytest error that explain it (its ``E`` lines), else the end of the text."""
+    explained = [line[1:].rstrip() for line in longrepr.splitlines() if line.startswith("E ")]
+    if explained:
+        return _tail(textwrap.dedent("\n".join(explained)), TRACE_CHARS)
+    return _tail(longrepr, TRACE_CHARS)
 
 
 def _trim(text: str, limit: int) -> str:

@@ -111,7 +111,7 @@ def run_group(group: dict, n_tests: int, tree: Path, source: Path, scratch: Path
     limit = min(group["timeout"] * max(n_tests, 1) + 30, max(5.0, deadline - time.monotonic()))
     command = [
         sys.executable, "-m", "pytest", group["path"],
-        "-q", "-c", str(tree / "pytest.ini"), "--rootdir", str(tree),
+        "-q", "--tb=short", "-c", str(tree / "pytest.ini"), "--rootdir", str(tree),
         "-p", "no:cacheprovider", "-p", "tinytorch_grader.fixtures",
         "--json-report", f"--json-report-file={report_file}", "--json-report-indent=0",
         f"--timeout={group['timeout']}", "--timeout-method=signal",

@@ -39,7 +39,7 @@ EXECUTABLE = 0o755
 
 def build_bundles(course: Course, module: Module, dist: Path) -> dict[str, Path]:
     """Write dist/graders/NN_slug/{gradescope.zip, gradescope/}; returns the paths."""
-    out = Path(dist) / "graders" / module.dirname
+    out = Path(dist).resolve() / "graders" / module.dirname
     folder = out / "gradescope"
     if folder.exists():
         shutil.rmtree(folder)

@@ -51,7 +51,7 @@ def main(*, module: str | None = None, all: bool = False, dist: str = "dist") ->
         raise ValueError("name a module (--module 01) or pass --all")
     written = {}
     for mod in modules:
-        written[mod.number] = release_module(course, mod, Path(dist))
+        written[mod.number] = release_module(course, mod, Path(dist).resolve())
         for kind, path in written[mod.number].items():
             print(f"module {mod.number} {kind:>15}: {path}")
     return written
