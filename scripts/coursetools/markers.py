@@ -112,7 +112,7 @@ def stub_for(body: str, region: Region, module_label: str) -> str:
             f"({error.msg}); a region must hold whole statements"
         ) from None
     message = _message(region, module_label)
-    if any(isinstance(node, _DEFS) for node in tree.body):
+    if tree.body and all(isinstance(node, _DEFS) for node in tree.body):
         stub = _stub_definitions(code, tree.body, message, region)
     else:
         stub = _raise_lines(message, region)

@@ -139,16 +139,23 @@ def assert_no_leaks(repo: Path, course: Course, module: Module) -> None:
 
 def _solution_lines(course: Course, module: Module) -> set[str]:
     """Distinctive lines of the module's solution regions (short or generic lines are ignored)."""
+    public = _public_lines(course, module)
     secrets: set[str] = set()
     for relative in module.files:
         text = reference_file(course, relative).read_text(encoding="utf-8")
-        outside = {line.strip() for line in _outside_regions(text)}
+        public |= {line.strip() for line in _outside_regions(text)}
         for region in find_regions(text, relative):
-            for line in region.body(text).splitlines():
-                line = line.strip()
-                if len(line) >= 12 and not line.startswith("#") and line not in outside:
-                    secrets.add(line)
-    return secrets
+            secrets |= {line.strip() for line in region.body(text).splitlines()}
+    return {line for line in secrets - public if len(line) >= 12 and not line.startswith("#")}
+
+
+def _public_lines(course: Course, module: Module) -> set[str]:
+    """Lines students may see anyway: other modules' code and this module's visible tests."""
+    own = set(module.files)
+    files = [p for p in (course.root / "reference" / "tinytorch").rglob("*.py")
+             if p.relative_to(course.root / "reference").as_posix() not in own]
+    files += [course.root / g.path for g in module.groups if not g.hidden]
+    return {line.strip() for path in files for line in path.read_text(encoding="utf-8").splitlines()}
 
 
 def _outside_regions(text: str) -> list[str]:
