@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 class TestOutcome:
     """The graded result of one test."""
 
+    __test__ = False  # a data class, not a pytest test
+
     name: str
     """What students see: "<group title> › <test name>"."""
     number: str

@@ -3,7 +3,7 @@
 import numpy as np
 
 from tinytorch.core.activations import ReLU
-from tinytorch.core.layers import Dropout, Layer, Linear, Module, Sequential
+from tinytorch.core.layers import Dropout, Layer, Linear, Sequential
 from tinytorch.core.tensor import Tensor
 
 
@@ -23,10 +23,6 @@ def test_parameters_are_found_through_attributes():
 def test_named_parameters_use_attribute_paths():
     names = [name for name, _ in TwoLayer().named_parameters()]
     assert names == ["first.weight", "first.bias", "second.weight", "second.bias"]
-
-
-def test_module_is_the_same_as_layer():
-    assert Module is Layer
 
 
 def test_sequential_applies_layers_in_order():

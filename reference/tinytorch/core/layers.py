@@ -103,11 +103,11 @@ class Linear(Layer):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  rng: np.random.Generator | None = None, init: str = "xavier"):
-        if init not in ("xavier", "he"):
-            raise ValueError(f"init must be 'xavier' or 'he', got {init!r}")
         self.in_features, self.out_features = in_features, out_features
         rng = rng if rng is not None else np.random.default_rng()
-        #% solution hint="std = sqrt(1/in) for xavier, sqrt(2/in) for he; draw float32 normals of shape (in, out); bias starts at zero."
+        #% solution hint="Refuse an unknown init; std = sqrt(1/in) for xavier, sqrt(2/in) for he; draw float32 normals of shape (in, out); bias starts at zero."
+        if init not in ("xavier", "he"):
+            raise ValueError(f"init must be 'xavier' or 'he', got {init!r}")
         std = np.sqrt((1.0 if init == "xavier" else 2.0) / in_features)
         weight = rng.standard_normal((in_features, out_features), dtype=np.float32) * np.float32(std)
         self.weight = Tensor(weight, requires_grad=True)
@@ -131,15 +131,17 @@ class Dropout(Layer):
     """
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None):
+        #% solution hint="p must be in [0, 1): raise ValueError naming p otherwise."
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        #% endsolution
         self.p = p
         self.rng = rng if rng is not None else np.random.default_rng()
 
     def forward(self, x: Tensor) -> Tensor:
+        #% solution hint="Identity in eval mode or for p == 0; else mask = (uniform >= p) / (1 - p) in the input's dtype, and multiply x by Tensor(mask) so autograd sees it."
         if not self.training or self.p == 0.0:
             return x
-        #% solution hint="mask = (uniform >= p) / (1 - p) in the input's dtype; multiply x by Tensor(mask) so autograd sees it."
         keep = self.rng.random(x.shape) >= self.p
         mask = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
         return x * Tensor(mask)

@@ -1,0 +1,79 @@
+"""make release-module: skeleton repo, solution repo and Gradescope bundle."""
+
+import ast
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from coursetools.release import NotReleasedError, check_released
+from coursetools.skeleton import LeakError, assert_no_leaks
+
+
+def test_release_writes_the_three_outputs(released_01):
+    assert (released_01["skeleton"] / "README.md").is_file()
+    assert (released_01["solution"] / "tinytorch" / "core" / "tensor.py").is_file()
+    assert released_01["gradescope"].name == "gradescope.zip"
+
+
+def test_skeleton_is_a_git_repository_with_one_commit(released_01):
+    log = subprocess.run(["git", "log", "--oneline"], cwd=released_01["skeleton"], capture_output=True, text=True, check=True)
+    assert len(log.stdout.strip().splitlines()) == 1
+
+
+def test_skeleton_has_no_hidden_tests_and_no_solution_text(course, released_01):
+    skeleton = released_01["skeleton"]
+    assert not (skeleton / "hidden_tests").exists()
+    assert_no_leaks(skeleton, course, course.module("01"))
+
+
+def test_leak_check_catches_a_solution_line(course, released_01, tmp_path):
+    leaky = tmp_path / "leaky"
+    leaky.mkdir()
+    (leaky / "notes.py").write_text('        return Tensor._make(self.data + other.data, "AddBackward", self, other)\n')
+    with pytest.raises(LeakError):
+        assert_no_leaks(leaky, course, course.module("01"))
+
+
+def test_skeleton_parses_and_imports(released_01):
+    source = (released_01["skeleton"] / "tinytorch" / "core" / "tensor.py").read_text()
+    ast.parse(source)
+    env = {**os.environ, "PYTHONPATH": str(released_01["skeleton"])}
+    subprocess.run([sys.executable, "-c", "import tinytorch.core.tensor"], env=env, check=True)
+
+
+def test_skeleton_tests_collect_cleanly_and_fail(released_01):
+    env = {**os.environ, "PYTHONPATH": str(released_01["skeleton"])}
+    run = ["-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    collected = subprocess.run([sys.executable, *run, "--collect-only"], cwd=released_01["skeleton"], env=env,
+                               capture_output=True, text=True)
+    assert collected.returncode == 0, collected.stdout[-2000:]
+    result = subprocess.run([sys.executable, *run], cwd=released_01["skeleton"], env=env, capture_output=True, text=True)
+    assert result.returncode == 1, result.stdout[-2000:]
+
+
+def test_solution_repo_passes_its_tests(released_01):
+    env = {**os.environ, "PYTHONPATH": str(released_01["solution"])}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                            cwd=released_01["solution"], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_gradescope_zip_has_executable_scripts_at_its_root(released_01):
+    with zipfile.ZipFile(released_01["gradescope"]) as zf:
+        modes = {info.filename: info.external_attr >> 16 for info in zf.infolist()}
+    for script in ("setup.sh", "run_autograder"):
+        assert script in modes and modes[script] & stat.S_IXUSR
+
+
+def test_bundle_tree_holds_no_code_of_the_graded_module(released_01):
+    assert not (released_01["gradescope_dir"] / "tree" / "tinytorch" / "core" / "tensor.py").exists()
+
+
+def test_planned_modules_are_refused_with_a_clear_message(course):
+    planned = next(m for m in course.modules if not m.released)
+    with pytest.raises(NotReleasedError, match=f"module {planned.number}.*planned"):
+        check_released(course, planned)

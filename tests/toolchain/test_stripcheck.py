@@ -1,0 +1,15 @@
+"""The strip check on every released module: solution full marks, skeleton zero, every region caught."""
+
+import pytest
+
+from coursetools.manifest import load_course
+from coursetools.stripcheck import check_module
+
+RELEASED = [m.number for m in load_course().released()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("number", RELEASED)
+def test_strip_check_holds(course, number, tmp_path):
+    report = check_module(course, course.module(number), tmp_path, workers=1)
+    assert report.ok, report.describe()
