@@ -112,7 +112,7 @@ def run_group(group: dict, n_tests: int, tree: Path, source: Path, scratch: Path
     command = [
         sys.executable, "-m", "pytest", group["path"],
         "-q", "--tb=short", "-c", str(tree / "pytest.ini"), "--rootdir", str(tree),
-        "-p", "no:cacheprovider", "-p", "tinytorch_grader.fixtures",
+        "-p", "no:cacheprovider", "-p", "no:tinytorch_grader", "-p", "tinytorch_grader.fixtures",
         "--json-report", f"--json-report-file={report_file}", "--json-report-indent=0",
         f"--timeout={group['timeout']}", "--timeout-method=signal",
         "--continue-on-collection-errors",

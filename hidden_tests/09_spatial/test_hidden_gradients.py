@@ -1,0 +1,127 @@
+"""Module 09, hidden: float64 finite-difference checks of every spatial layer, and their edge cases."""
+
+import numpy as np
+import pytest
+
+from tinytorch.core.spatial import AvgPool2d, BatchNorm2d, Conv2d, Flatten, MaxPool2d
+from tinytorch.core.tensor import Tensor
+
+R = np.random.default_rng(7)
+
+
+def _conv(stride, padding, bias=True, kernel=3):
+    conv = Conv2d(2, 3, kernel, stride=stride, padding=padding, bias=bias, rng=np.random.default_rng(0))
+
+    def run(x, w, *b):
+        conv.weight = w
+        if bias:
+            conv.bias = b[0]
+        return conv(x)
+
+    return run
+
+
+CASES = {
+    "Conv2dBackward": [
+        ("stride1_pad1", _conv(1, 1), [R.standard_normal((2, 2, 5, 5)), R.standard_normal((3, 2, 3, 3)), R.standard_normal(3)]),
+        ("stride2_pad0", _conv(2, 0), [R.standard_normal((1, 2, 7, 6)), R.standard_normal((3, 2, 3, 3)), R.standard_normal(3)]),
+        ("no_bias_kernel2", _conv(1, 0, bias=False, kernel=2), [R.standard_normal((2, 2, 4, 4)), R.standard_normal((3, 2, 2, 2))]),
+    ],
+    "MaxPool2dBackward": [
+        ("k2", lambda x: MaxPool2d(2)(x), [R.permutation(64).reshape(1, 2, 4, 8) * 0.1]),
+        ("overlapping_k3_s2", lambda x: MaxPool2d(3, stride=2)(x), [R.permutation(98).reshape(2, 1, 7, 7) * 0.1]),
+    ],
+    "AvgPool2dBackward": [
+        ("k2", lambda x: AvgPool2d(2)(x), [R.standard_normal((2, 2, 4, 4))]),
+        ("overlapping_k3_s1", lambda x: AvgPool2d(3, stride=1)(x), [R.standard_normal((1, 2, 5, 5))]),
+    ],
+    "BatchNorm2dBackward": [
+        ("train_with_affine", None, [R.standard_normal((3, 2, 3, 3)) * 2 + 1, R.standard_normal(2), R.standard_normal(2)]),
+    ],
+}
+
+
+def _batchnorm(x, gamma, beta):
+    bn = BatchNorm2d(2)
+    bn.gamma, bn.beta = gamma, beta
+    return bn(x)
+
+
+CASES["BatchNorm2dBackward"][0] = ("train_with_affine", _batchnorm, CASES["BatchNorm2dBackward"][0][2])
+FLAT = [(rule, name, fn, arrays) for rule, cases in CASES.items() for name, fn, arrays in cases]
+
+
+@pytest.mark.parametrize("rule,name,fn,arrays", FLAT, ids=[f"{r}-{n}" for r, n, _, _ in FLAT])
+def test_layer_matches_finite_differences(gradcheck, rule, name, fn, arrays):
+    assert gradcheck(fn, *arrays, atol=1e-5, rtol=1e-4)
+
+
+def test_flatten_passes_gradients_back_to_the_image(gradcheck):
+    assert gradcheck(lambda x: Flatten()(x) * Tensor(np.arange(12.0)), R.standard_normal((2, 3, 2, 2)))
+
+
+def test_batchnorm_in_eval_mode_is_tracked(gradcheck):
+    def run(x, gamma):
+        bn = BatchNorm2d(2)
+        bn.gamma = gamma
+        bn.running_mean[...] = [0.5, -0.5]
+        bn.eval()
+        return bn(x)
+
+    assert gradcheck(run, R.standard_normal((2, 2, 2, 2)), R.standard_normal(2))
+
+
+def test_running_statistics_follow_pytorch_momentum_and_unbiased_variance():
+    x = R.standard_normal((4, 2, 3, 3)).astype(np.float32) * 3 + 1
+    bn = BatchNorm2d(2, momentum=0.1)
+    bn(Tensor(x))
+    expected_mean = 0.9 * 0 + 0.1 * x.mean(axis=(0, 2, 3))
+    expected_var = 0.9 * 1 + 0.1 * x.var(axis=(0, 2, 3), ddof=1)
+    np.testing.assert_allclose(bn.running_mean, expected_mean, rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var, expected_var, rtol=1e-5)
+
+
+def test_eval_mode_does_not_update_running_statistics():
+    bn = BatchNorm2d(2).eval()
+    bn(Tensor(R.standard_normal((2, 2, 2, 2)).astype(np.float32) + 5))
+    np.testing.assert_array_equal(bn.running_mean, [0, 0])
+
+
+def test_conv_padding_keeps_size_and_borders_are_zero_padded():
+    conv = Conv2d(1, 1, 3, padding=1, bias=False)
+    conv.weight.data[...] = 1.0
+    out = conv(Tensor(np.ones((1, 1, 4, 4), dtype=np.float32))).data[0, 0]
+    assert out.shape == (4, 4)
+    assert out[0, 0] == 4 and out[0, 1] == 6 and out[1, 1] == 9
+
+
+def test_conv_non_square_input_and_batch_of_one():
+    conv = Conv2d(3, 2, 3, stride=2, padding=1)
+    assert conv(Tensor(np.zeros((1, 3, 9, 6), dtype=np.float32))).shape == (1, 2, 5, 3)
+
+
+def test_conv_kernel_as_a_pair():
+    conv = Conv2d(1, 1, (1, 3))
+    assert conv(Tensor(np.zeros((1, 1, 4, 5), dtype=np.float32))).shape == (1, 1, 4, 3)
+
+
+def test_conv_input_is_not_modified():
+    x = R.standard_normal((1, 2, 4, 4)).astype(np.float32)
+    copy = x.copy()
+    Conv2d(2, 2, 3, padding=1)(Tensor(x))
+    np.testing.assert_array_equal(x, copy)
+
+
+def test_maxpool_gradient_goes_only_to_the_maximum():
+    x = Tensor(np.array([[[[1.0, 2.0], [4.0, 3.0]]]], dtype=np.float32), requires_grad=True)
+    MaxPool2d(2)(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[[[0, 0], [1, 0]]]])
+
+
+def test_conv_gradients_reach_weights_and_bias_in_float32():
+    conv = Conv2d(2, 3, 3, padding=1)
+    x = Tensor(R.standard_normal((2, 2, 5, 5)).astype(np.float32), requires_grad=True)
+    conv(x).sum().backward()
+    assert conv.weight.grad.dtype == np.float32 and conv.bias.grad.shape == (3,)
+    np.testing.assert_allclose(conv.bias.grad.data, [50.0] * 3)
+    assert x.grad.shape == x.shape

@@ -1,0 +1,308 @@
+"""Module 09: spatial layers for images: Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d, Flatten.
+
+Tensors are NCHW (batch, channels, height, width), as in PyTorch.
+
+Convolution is done the way fast libraries do it on a CPU: **im2col** copies every
+receptive field into one row of a matrix, so the whole convolution becomes a single
+matrix multiplication handled by BLAS. For an (N, C, H, W) input and F filters of size
+k x k the matrix is (N·H_out·W_out, C·k·k): k² times the input's memory, in exchange for
+one GEMM of 2·N·H_out·W_out·C·k²·F FLOPs instead of seven nested Python loops.
+
+The backward pass is two more GEMMs (weight and input gradients) and a ``col2im`` that
+adds the column gradients back with one shifted slice-add per kernel offset, never a loop
+over pixels. Each layer has its own ``Function`` here (module 05's engine runs them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from tinytorch.core.autograd import Function
+from tinytorch.core.layers import Layer
+from tinytorch.core.tensor import Tensor
+
+
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """Spatial output size: floor((size + 2·padding - kernel) / stride) + 1."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def pad_nhwc(x: np.ndarray, padding: int) -> np.ndarray:
+    """NCHW array -> zero-padded array in channels-last memory order, shape (N, H + 2p, W + 2p, C).
+
+    One allocation and one copy. Channels-last keeps each pixel's C values adjacent, so the
+    im2col copy and the col2im adds below move contiguous runs of memory.
+    """
+    n, c, h, w = x.shape
+    out = np.zeros((n, h + 2 * padding, w + 2 * padding, c), dtype=x.dtype)
+    out[:, padding:padding + h, padding:padding + w, :] = x.transpose(0, 2, 3, 1)
+    return out
+
+
+def im2col(x: np.ndarray, kernel: tuple[int, int], stride: int, padding: int) -> np.ndarray:
+    """Receptive fields as rows: (N, C, H, W) -> (N·H_out·W_out, kh·kw·C).
+
+    Row order is (n, i, j), column order (di, dj, c), matching a weight laid out as
+    (F, kh, kw, C). The window view costs nothing; the reshape makes the one real copy.
+    """
+    #% solution hint="sliding_window_view(pad_nhwc(x), kernel, axis=(1, 2)) gives (N, H', W', C, kh, kw); take every stride-th window, put C last, reshape."
+    kh, kw = kernel
+    windows = sliding_window_view(pad_nhwc(x, padding), (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
+    n, h_out, w_out, c = windows.shape[:4]
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * h_out * w_out, kh * kw * c)
+    #% endsolution
+
+
+def col2im(cols: np.ndarray, x_shape: tuple, kernel: tuple[int, int], stride: int, padding: int) -> np.ndarray:
+    """Adjoint of im2col: add each column gradient back where its pixel came from.
+
+    cols: (N, H_out, W_out, kh, kw, C) -> (N, C, H, W). One strided slice-add per kernel
+    offset (kh·kw of them), so overlapping windows accumulate correctly.
+    """
+    #% solution hint="Allocate the padded gradient channels-last; for each (di, dj) add cols[:, :, :, di, dj] into the slice starting at (di, dj) with step stride; crop the padding and return it as NCHW."
+    n, c, h, w = x_shape
+    kh, kw = kernel
+    h_out, w_out = cols.shape[1], cols.shape[2]
+    grad = np.zeros((n, h + 2 * padding, w + 2 * padding, c), dtype=cols.dtype)
+    for di in range(kh):
+        for dj in range(kw):
+            grad[:, di:di + stride * h_out:stride, dj:dj + stride * w_out:stride] += cols[:, :, :, di, dj]
+    return grad[:, padding:padding + h, padding:padding + w].transpose(0, 3, 1, 2)
+    #% endsolution
+
+
+def weight_matrix(weight: np.ndarray) -> np.ndarray:
+    """(F, C, kh, kw) -> (F, kh·kw·C), the column order of im2col."""
+    return weight.transpose(0, 2, 3, 1).reshape(weight.shape[0], -1)
+
+
+class Conv2dBackward(Function):
+    """Gradients of a convolution: two GEMMs and one col2im."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        #% solution hint="g = grad as (N·Ho·Wo, F); dW = g.T @ cols, reshaped (F, kh, kw, C) and moved to (F, C, kh, kw); db = g.sum(0); dcols = g @ weight_matrix(W), reshaped for col2im."
+        x, weight = ctx.parents[0], ctx.parents[1]
+        cols, stride, padding = ctx.saved["cols"], ctx.saved["stride"], ctx.saved["padding"]
+        f, c, kh, kw = weight.shape
+        n, _, h_out, w_out = grad.shape
+        g = grad.transpose(0, 2, 3, 1).reshape(-1, f)
+        grad_weight = (g.T @ cols).reshape(f, kh, kw, c).transpose(0, 3, 1, 2)
+        dcols = (g @ weight_matrix(weight.data)).reshape(n, h_out, w_out, kh, kw, c)
+        grad_x = col2im(dcols, x.shape, (kh, kw), stride, padding)
+        if len(ctx.parents) == 3:
+            return grad_x, grad_weight, g.sum(axis=0)
+        return grad_x, grad_weight
+        #% endsolution
+
+
+class Conv2d(Layer):
+    """2-D convolution over NCHW images.
+
+    Shapes: x (N, C_in, H, W) -> (N, C_out, H_out, W_out), H_out = (H + 2p - k) // s + 1.
+    Weight (C_out, C_in, kh, kw) with He initialisation (suits ReLU); bias (C_out,).
+    Parameters: C_out·C_in·kh·kw + C_out. FLOPs: 2·N·H_out·W_out·C_out·C_in·kh·kw.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride: int = 1, padding: int = 0,
+                 bias: bool = True, rng: np.random.Generator | None = None):
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = _pair(kernel_size)
+        self.stride, self.padding = stride, padding
+        rng = rng if rng is not None else np.random.default_rng()
+        #% solution hint="He init: std = sqrt(2 / fan_in) with fan_in = C_in·kh·kw; weight (C_out, C_in, kh, kw) float32 with requires_grad; bias zeros or None."
+        fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
+        std = np.float32(np.sqrt(2.0 / fan_in))
+        shape = (out_channels, in_channels, *self.kernel_size)
+        self.weight = Tensor(rng.standard_normal(shape, dtype=np.float32) * std, requires_grad=True)
+        self.bias = Tensor(np.zeros(out_channels, dtype=np.float32), requires_grad=True) if bias else None
+        #% endsolution
+
+    def forward(self, x: Tensor) -> Tensor:
+        #% solution hint="Refuse input that is not (N, C_in, H, W) with a ValueError naming the shape; cols = im2col(...); out = cols @ weight_matrix(W).T (+ bias); reshape to (N, Ho, Wo, F) and transpose to NCHW (a view); save cols, stride, padding."
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv2d expects input (N, {self.in_channels}, H, W), got {x.shape}")
+        n, _, h, w = x.shape
+        kh, kw = self.kernel_size
+        h_out = output_size(h, kh, self.stride, self.padding)
+        w_out = output_size(w, kw, self.stride, self.padding)
+        cols = im2col(x.data, self.kernel_size, self.stride, self.padding)
+        out = cols @ weight_matrix(self.weight.data).T
+        if self.bias is not None:
+            out += self.bias.data
+        out = out.reshape(n, h_out, w_out, self.out_channels).transpose(0, 3, 1, 2)
+        parents = (x, self.weight) if self.bias is None else (x, self.weight, self.bias)
+        return Tensor._make(out, Conv2dBackward, *parents, cols=cols, stride=self.stride, padding=self.padding)
+        #% endsolution
+
+    def __repr__(self) -> str:
+        return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None})")
+
+
+def _pool_windows(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
+    """(N, C, H, W) -> (N, C, H_out, W_out, k·k) windows (a copy only when windows overlap)."""
+    windows = sliding_window_view(x, (kernel, kernel), axis=(2, 3))[:, :, ::stride, ::stride]
+    return windows.reshape(*windows.shape[:4], kernel * kernel)
+
+
+def _scatter_windows(window_grad: np.ndarray, x_shape: tuple, kernel: int, stride: int) -> np.ndarray:
+    """Adjoint of _pool_windows: (N, C, H_out, W_out, k·k) -> (N, C, H, W), by shifted adds."""
+    grad = np.zeros(x_shape, dtype=window_grad.dtype)
+    h_out, w_out = window_grad.shape[2], window_grad.shape[3]
+    for di in range(kernel):
+        for dj in range(kernel):
+            grad[:, :, di:di + stride * h_out:stride, dj:dj + stride * w_out:stride] += window_grad[..., di * kernel + dj]
+    return grad
+
+
+class MaxPool2dBackward(Function):
+    """Route each output's gradient to the position that held the maximum."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        #% solution hint="one_hot of the saved argmax over the k·k window positions, times grad[..., None], scattered back."
+        x = ctx.parents[0]
+        kernel, stride, argmax = ctx.saved["kernel"], ctx.saved["stride"], ctx.saved["argmax"]
+        one_hot = argmax[..., None] == np.arange(kernel * kernel)
+        return (_scatter_windows(one_hot * grad[..., None], x.shape, kernel, stride),)
+        #% endsolution
+
+
+class MaxPool2d(Layer):
+    """Maximum over k x k windows (stride defaults to k). (N, C, H, W) -> (N, C, H_out, W_out)."""
+
+    def __init__(self, kernel_size: int, stride: int | None = None):
+        self.kernel_size = kernel_size
+        self.stride = stride or kernel_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        #% solution hint="windows = _pool_windows(...); argmax over the last axis; gather the maxima with np.take_along_axis; save argmax."
+        windows = _pool_windows(x.data, self.kernel_size, self.stride)
+        argmax = windows.argmax(axis=-1)
+        out = np.take_along_axis(windows, argmax[..., None], axis=-1)[..., 0]
+        return Tensor._make(out, MaxPool2dBackward, x, argmax=argmax, kernel=self.kernel_size, stride=self.stride)
+        #% endsolution
+
+    def __repr__(self) -> str:
+        return f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
+
+
+class AvgPool2dBackward(Function):
+    """Spread each output's gradient evenly over its window."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        #% solution
+        x, kernel, stride = ctx.parents[0], ctx.saved["kernel"], ctx.saved["stride"]
+        share = np.broadcast_to((grad / grad.dtype.type(kernel * kernel))[..., None], (*grad.shape, kernel * kernel))
+        return (_scatter_windows(share, x.shape, kernel, stride),)
+        #% endsolution
+
+
+class AvgPool2d(Layer):
+    """Mean over k x k windows (stride defaults to k). (N, C, H, W) -> (N, C, H_out, W_out)."""
+
+    def __init__(self, kernel_size: int, stride: int | None = None):
+        self.kernel_size = kernel_size
+        self.stride = stride or kernel_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        #% solution
+        out = _pool_windows(x.data, self.kernel_size, self.stride).mean(axis=-1)
+        return Tensor._make(out.astype(x.dtype, copy=False), AvgPool2dBackward, x,
+                            kernel=self.kernel_size, stride=self.stride)
+        #% endsolution
+
+    def __repr__(self) -> str:
+        return f"AvgPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
+
+
+class BatchNorm2dBackward(Function):
+    """Exact gradient of batch normalisation through the batch mean and variance.
+
+    With x̂ = (x - μ)·r, r = 1/sqrt(σ² + eps), M = N·H·W and d = g·γ:
+    dx = r/M · (M·d - Σd - x̂·Σ(d·x̂)),  dγ = Σ g·x̂,  dβ = Σ g  (sums over N, H, W).
+    """
+
+    @staticmethod
+    def backward(ctx, grad):
+        #% solution hint="Sum over axes (0, 2, 3) with keepdims; reshape gamma and the per-channel results to (1, C, 1, 1)."
+        x_hat, inv_std = ctx.saved["x_hat"], ctx.saved["inv_std"]
+        gamma = ctx.parents[1].data.reshape(1, -1, 1, 1)
+        axes = (0, 2, 3)
+        m = x_hat.size // x_hat.shape[1]
+        d = grad * gamma
+        sum_d = d.sum(axis=axes, keepdims=True)
+        sum_d_xhat = (d * x_hat).sum(axis=axes, keepdims=True)
+        grad_x = inv_std / m * (m * d - sum_d - x_hat * sum_d_xhat)
+        return grad_x, (grad * x_hat).sum(axis=axes), grad.sum(axis=axes)
+        #% endsolution
+
+
+class BatchNorm2d(Layer):
+    """Normalise each channel over (N, H, W), then scale by γ and shift by β.
+
+    Training uses the batch's statistics and updates running estimates
+    (running = (1 - momentum)·running + momentum·batch, with the unbiased variance, as PyTorch);
+    evaluation uses the running estimates. Shapes: (N, C, H, W) -> same.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1):
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.gamma = Tensor(np.ones(num_features, dtype=np.float32), requires_grad=True)
+        self.beta = Tensor(np.zeros(num_features, dtype=np.float32), requires_grad=True)
+        self.running_mean = np.zeros(num_features, dtype=np.float32)
+        self.running_var = np.ones(num_features, dtype=np.float32)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 4 or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm2d expects input (N, {self.num_features}, H, W), got {x.shape}")
+        if not self.training:
+            return self._normalise_with_running_stats(x)
+        #% solution hint="mean/var over (0, 2, 3) keepdims; x_hat = (x - mean) * inv_std; update running stats (unbiased var: times M/(M-1)); out = gamma * x_hat + beta; save x_hat and inv_std."
+        axes = (0, 2, 3)
+        mean = x.data.mean(axis=axes, keepdims=True)
+        centered = x.data - mean
+        var = (centered * centered).mean(axis=axes, keepdims=True)
+        inv_std = 1 / np.sqrt(var + x.dtype.type(self.eps))
+        x_hat = centered * inv_std
+        m = x.size // self.num_features
+        self.running_mean = (1 - self.momentum) * self.running_mean + self.momentum * mean.ravel()
+        unbiased = var.ravel() * (m / max(m - 1, 1))
+        self.running_var = (1 - self.momentum) * self.running_var + self.momentum * unbiased
+        out = x_hat * self.gamma.data.reshape(1, -1, 1, 1) + self.beta.data.reshape(1, -1, 1, 1)
+        return Tensor._make(out, BatchNorm2dBackward, x, self.gamma, self.beta, x_hat=x_hat, inv_std=inv_std)
+        #% endsolution
+
+    def _normalise_with_running_stats(self, x: Tensor) -> Tensor:
+        """Evaluation: a fixed per-channel affine map, built from tracked ops."""
+        #% solution hint="(x - running_mean) / sqrt(running_var + eps) * gamma + beta, with per-channel values reshaped to (1, C, 1, 1) and gamma, beta kept as tracked Tensors."
+        shape = (1, -1, 1, 1)
+        scale = Tensor((1 / np.sqrt(self.running_var + self.eps)).astype(x.dtype).reshape(shape))
+        shift = Tensor(self.running_mean.astype(x.dtype).reshape(shape))
+        return (x - shift) * scale * self.gamma.reshape(shape) + self.beta.reshape(shape)
+        #% endsolution
+
+    def __repr__(self) -> str:
+        return f"BatchNorm2d({self.num_features}, eps={self.eps}, momentum={self.momentum})"
+
+
+class Flatten(Layer):
+    """(N, C, H, W) -> (N, C·H·W): a tracked reshape, so gradients flow back to the image."""
+
+    def __init__(self, start_dim: int = 1):
+        self.start_dim = start_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        #% solution hint="Tensor.flatten (module 01) is a tracked reshape."
+        return x.flatten(self.start_dim)
+        #% endsolution
+
+    def __repr__(self) -> str:
+        return f"Flatten(start_dim={self.start_dim})"
