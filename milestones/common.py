@@ -1,0 +1,186 @@
+"""Shared machinery of the milestone scripts: which tinytorch to use, progress, results, plots.
+
+Every milestone script:
+- runs on the reference tinytorch by default, or on a student's tree with ``--tinytorch PATH``
+  (or ``TINYTORCH_PATH``), which goes first on ``sys.path`` before tinytorch is imported;
+- shows rich progress bars in a terminal and plain lines when piped;
+- writes ``milestones/results/<name>[_quick].json`` (metrics, curves, epochs, wall time, seed,
+  data hash, command, versions) and a PNG of its curves when matplotlib is installed;
+- has a ``--quick`` mode (data subset, short schedule) that asserts learning well above chance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def parse_args(description: str, extra=None) -> argparse.Namespace:
+    """Common flags; puts the chosen tinytorch first on sys.path before anything imports it."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="small data and schedule, for CI (asserts learning)")
+    parser.add_argument("--tinytorch", default=os.environ.get("TINYTORCH_PATH"),
+                        help="folder holding a tinytorch package to run instead of the reference (e.g. a student repo)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", default=None, help="dataset folder (default: $TINYTORCH_DATA or ~/.tinytorch/data)")
+    parser.add_argument("--no-save", action="store_true", help="do not write results/")
+    if extra:
+        extra(parser)
+    args = parser.parse_args()
+    if args.tinytorch:
+        sys.path.insert(0, str(Path(args.tinytorch).resolve()))
+    return args
+
+
+def tinytorch_location() -> str:
+    import tinytorch
+
+    return str(Path(tinytorch.__file__).resolve().parent)
+
+
+def data_hash(*arrays: np.ndarray) -> str:
+    """sha256 over the arrays' bytes: which data a result was measured on."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
+
+
+class Progress:
+    """A rich progress bar in a terminal; a line every ``every`` updates otherwise."""
+
+    def __init__(self, total: int, description: str, every: int = 50):
+        self.total, self.description, self.every, self.done = total, description, every, 0
+        self.rich = None
+        if sys.stdout.isatty():
+            try:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
+
+                self.rich = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                         TextColumn("{task.fields[info]}"), TimeRemainingColumn())
+                self.rich.start()
+                self.task = self.rich.add_task(description, total=total, info="")
+            except ImportError:
+                self.rich = None
+
+    def update(self, info: str = "") -> None:
+        self.done += 1
+        if self.rich is not None:
+            self.rich.update(self.task, advance=1, info=info)
+        elif self.done % self.every == 0 or self.done == self.total:
+            print(f"{self.description} {self.done}/{self.total} {info}", flush=True)
+
+    def close(self) -> None:
+        if self.rich is not None:
+            self.rich.stop()
+
+
+def print_table(title: str, rows: list[tuple[str, str]]) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        print(title)
+        for key, value in rows:
+            print(f"  {key}: {value}")
+        return
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("value")
+    for key, value in rows:
+        table.add_row(key, value)
+    Console().print(table)
+
+
+def save_result(name: str, args: argparse.Namespace, result: dict, curves: dict[str, list[float]] | None = None) -> Path | None:
+    """Write the JSON result (and a PNG of the curves) unless --no-save."""
+    if args.no_save:
+        return None
+    RESULTS.mkdir(exist_ok=True)
+    stem = f"{name}_quick" if args.quick else name
+    record = {
+        "milestone": name,
+        "quick": args.quick,
+        "command": "python " + " ".join([Path(sys.argv[0]).resolve().relative_to(HERE.parent).as_posix(), *sys.argv[1:]]),
+        "seed": args.seed,
+        "tinytorch": tinytorch_location(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        **result,
+        "curves": curves or {},
+    }
+    path = RESULTS / f"{stem}.json"
+    path.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    if curves:
+        plot_curves(RESULTS / f"{stem}.png", name, curves)
+    return path
+
+
+def plot_curves(path: Path, title: str, curves: dict[str, list[float]]) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for label, values in curves.items():
+        axis.plot(range(1, len(values) + 1), values, label=label)
+    axis.set_title(title)
+    axis.set_xlabel("epoch")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def require(condition: bool, message: str) -> None:
+    """Fail a milestone (exit 1) when it did not reach what it set out to show."""
+    if not condition:
+        print(f"MILESTONE NOT REACHED: {message}", file=sys.stderr)
+        sys.exit(1)
+
+
+def train_classifier(model, train_data, test_data, *, epochs: int, batch_size: int, max_lr: float,
+                     weight_decay: float = 0.0, transform=None, seed: int = 0, label: str = "train") -> dict:
+    """OneCycle AdamW training with per-epoch test evaluation; returns the curves and final figures."""
+    from tinytorch.core.dataloader import DataLoader, TensorDataset
+    from tinytorch.core.losses import CrossEntropyLoss
+    from tinytorch.core.optimizers import AdamW
+    from tinytorch.core.training import OneCycleLR, Trainer
+
+    train_loader = DataLoader(TensorDataset(*train_data), batch_size=batch_size, shuffle=True, seed=seed,
+                              transform=transform)
+    test_loader = DataLoader(TensorDataset(*test_data), batch_size=500)
+    optimizer = AdamW(model.parameters(), lr=max_lr, weight_decay=weight_decay)
+    schedule = OneCycleLR(max_lr, total_steps=epochs * len(train_loader), optimizer=optimizer)
+    trainer = Trainer(model, optimizer, CrossEntropyLoss(), scheduler=schedule, step_scheduler_per="step")
+    started = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        bar = Progress(len(train_loader), f"{label} epoch {epoch}/{epochs}")
+        trainer.train_epoch(train_loader, progress=lambda loss: bar.update(f"loss {loss:.3f}"))
+        bar.close()
+        loss, accuracy = trainer.evaluate(test_loader)
+        print(f"{label} epoch {epoch}: train loss {trainer.history['train_loss'][-1]:.4f}, "
+              f"test loss {loss:.4f}, test accuracy {accuracy:.2%}, {time.perf_counter() - started:.0f} s", flush=True)
+    return {
+        "test_accuracy": trainer.history["eval_accuracy"][-1],
+        "test_loss": trainer.history["eval_loss"][-1],
+        "epochs": epochs,
+        "wall_time_s": round(time.perf_counter() - started, 1),
+        "history": trainer.history,
+    }
