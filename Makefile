@@ -5,10 +5,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 JOBS   ?= 2
 
-.PHONY: help setup test release-module release-all grade grade-batch report validate milestone benchmark clean
+.PHONY: help setup data test release-module release-all grade grade-batch report validate milestone benchmark clean
 
 help:
 	@echo "make setup                                   create $(VENV) with everything, tinytorch editable"
+	@echo "make data                                    datasets into \$$TINYTORCH_DATA or ~/.tinytorch/data (mirror or download)"
 	@echo "make test                                    run every test (framework, toolchain, strip check)"
 	@echo "make release-module MODULE=01                skeleton + solution repo + grader bundles in dist/"
 	@echo "make release-all                             every released module"
@@ -20,6 +21,9 @@ setup:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+
+data:
+	$(PY) -m coursetools data
 
 test:
 	$(PY) -m pytest -n $(JOBS) -q

@@ -32,6 +32,12 @@ def _stripcheck(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def _data(args: argparse.Namespace) -> None:
+    from coursetools import data
+
+    data.main(dest=args.dest, mirror=args.mirror)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m coursetools", description="TinyTorch course toolchain")
     verbs = root.add_subparsers(dest="verb", required=True)
@@ -54,6 +60,10 @@ def parser() -> argparse.ArgumentParser:
     strip.add_argument("--module", required=True)
     strip.add_argument("--dist", default="dist")
     strip.set_defaults(run=_stripcheck)
+    data = verbs.add_parser("data", help="put the datasets where the loaders look (copy from a mirror or download)")
+    data.add_argument("--dest", help="data folder (default: $TINYTORCH_DATA or ~/.tinytorch/data)")
+    data.add_argument("--mirror", help="a local copy of the datasets (default: ../shared/datasets if present)")
+    data.set_defaults(run=_data)
     return root
 
 
