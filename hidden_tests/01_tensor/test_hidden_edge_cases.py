@@ -115,3 +115,32 @@ def test_untracked_inputs_build_no_graph():
 def test_empty_list_makes_an_empty_float_tensor():
     t = Tensor([])
     assert t.shape == (0,) and t.dtype == np.float32
+
+
+def test_reshape_infers_the_minus_one_dimension_in_three_dimensions():
+    assert Tensor(np.zeros(24, dtype=np.float32)).reshape(2, -1, 3).shape == (2, 4, 3)
+
+
+def test_default_transpose_of_a_batch_swaps_the_last_two_dimensions():
+    x = Tensor(np.arange(24, dtype=np.float32).reshape(2, 3, 4))
+    np.testing.assert_array_equal(x.transpose().data, np.swapaxes(x.data, -1, -2))
+
+
+def test_negative_indexing_and_steps():
+    x = Tensor(np.arange(10, dtype=np.float32))
+    np.testing.assert_array_equal(x[-3:].data, [7, 8, 9])
+    np.testing.assert_array_equal(x[::4].data, [0, 4, 8])
+
+
+def test_sum_with_keepdims_keeps_every_axis():
+    assert Tensor(np.ones((2, 3, 4), dtype=np.float32)).sum(axis=1, keepdims=True).shape == (2, 1, 4)
+
+
+def test_mean_of_integers_is_a_float():
+    out = Tensor([1, 2]).mean()
+    assert out.dtype.kind == "f" and out.item() == 1.5
+
+
+def test_broadcasting_incompatible_shapes_raises():
+    with pytest.raises(ValueError):
+        Tensor(np.ones((2, 3), dtype=np.float32)) + Tensor(np.ones((4,), dtype=np.float32))
