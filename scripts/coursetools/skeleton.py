@@ -15,6 +15,7 @@ from pathlib import Path
 
 import jinja2
 
+from coursetools.classroom import workflow_yaml
 from coursetools.manifest import Course, Module
 from coursetools.markers import Region, find_regions, render
 
@@ -95,6 +96,9 @@ def render_templates(course: Course, module: Module, dest: Path) -> None:
     }
     for template, target in TEMPLATES.items():
         (dest / target).write_text(env.get_template(template).render(variables), encoding="utf-8")
+    workflow = dest / ".github" / "workflows" / "classroom.yml"
+    workflow.parent.mkdir(parents=True, exist_ok=True)
+    workflow.write_text(workflow_yaml(course, module), encoding="utf-8")
 
 
 def init_git(dest: Path, message: str) -> None:
