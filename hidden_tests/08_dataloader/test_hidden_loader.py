@@ -92,6 +92,12 @@ def test_generic_dataset_shuffles_too():
     assert sorted(x.data[:, 0].tolist()) == list(range(7))
 
 
+def test_dataset_base_class_is_abstract():
+    with pytest.raises(TypeError):
+        Dataset()
+    assert len(Squares()) == 7 and DataLoader(Squares(), batch_size=2).__len__() == 4
+
+
 def test_tensor_dataset_accepts_arrays():
     ds = TensorDataset(np.zeros((3, 2), dtype=np.float32), np.arange(3))
     x, y = ds[2]

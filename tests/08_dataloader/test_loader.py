@@ -12,9 +12,20 @@ def _dataset(n=10):
     return TensorDataset(Tensor(x), Tensor(np.arange(n)))
 
 
-def test_dataset_is_abstract():
-    with pytest.raises(TypeError):
-        Dataset()
+class Halves(Dataset):
+    """The smallest Dataset: sample i is (i / 2 as float32, i)."""
+
+    def __len__(self):
+        return 5
+
+    def __getitem__(self, i):
+        return np.float32(i / 2), i
+
+
+def test_a_dataset_subclass_batches_through_the_loader():
+    x, y = next(iter(DataLoader(Halves(), batch_size=5)))
+    np.testing.assert_array_equal(x.data, [0.0, 0.5, 1.0, 1.5, 2.0])
+    np.testing.assert_array_equal(y.data, [0, 1, 2, 3, 4])
 
 
 def test_tensor_dataset_length_and_item():

@@ -120,8 +120,10 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
                  seed: int | None = None, transform=None):
+        #% solution hint="Refuse (ValueError) a batch_size that is not a positive integer (bools are not batch sizes)."
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        #% endsolution
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
@@ -240,9 +242,9 @@ class RandomCrop:
         n, _, height, width = batch.shape
         h, w = self.size
         p = self.padding
+        #% solution hint="Refuse (ValueError) a crop larger than the padded image; np.pad only axes 2 and 3; draw top and left with rng.integers(0, H+2p-h+1, size=N); gather windows = sliding_window_view(padded, (h, w), axis=(2, 3)) at [arange(N), :, top, left]."
         if h > height + 2 * p or w > width + 2 * p:
             raise ValueError(f"crop size {self.size} is larger than the padded image ({height + 2 * p}, {width + 2 * p})")
-        #% solution hint="np.pad only axes 2 and 3; draw top and left with rng.integers(0, H+2p-h+1, size=N); gather windows = sliding_window_view(padded, (h, w), axis=(2, 3)) at [arange(N), :, top, left]."
         padded = np.pad(batch, ((0, 0), (0, 0), (p, p), (p, p)))
         top = self.rng.integers(0, height + 2 * p - h + 1, size=n)
         left = self.rng.integers(0, width + 2 * p - w + 1, size=n)
@@ -265,10 +267,12 @@ class Normalize:
     def __init__(self, mean, std):
         self.mean = np.asarray(mean, dtype=np.float64).reshape(-1)
         self.std = np.asarray(std, dtype=np.float64).reshape(-1)
+        #% solution hint="ValueError when mean and std differ in length or any std <= 0 (a division by zero would give inf)."
         if self.mean.shape != self.std.shape:
             raise ValueError(f"mean and std need one value per channel each, got {self.mean.shape} and {self.std.shape}")
         if np.any(self.std <= 0):
             raise ValueError(f"std must be positive, got {self.std.tolist()}")
+        #% endsolution
 
     def __call__(self, x):
         batch, is_tensor, single = _batch_array(x)
@@ -467,11 +471,11 @@ def read_cifar_batch(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     The batch is a dict with bytes keys: b"data" uint8 (N, 3072), each row the 1024 red,
     then green, then blue values of a 32x32 image in row order; b"labels" N ints in 0..9.
     """
+    #% solution hint="Unpickle with _ArrayUnpickler(io.BytesIO(data), encoding='bytes').load() (ValueError if that fails); check it is a dict with b'data' and b'labels' (ValueError otherwise), that data is (N, 3072) and there are N labels; reshape rows to (N, 3, 32, 32): channel-planar, so no transpose."
     try:
         batch = _ArrayUnpickler(io.BytesIO(data), encoding="bytes").load()
     except Exception as error:
         raise ValueError(f"not a readable CIFAR-10 batch: {error}") from error
-    #% solution hint="Check it is a dict with b'data' and b'labels' (ValueError otherwise), that data is (N, 3072) and there are N labels; reshape rows to (N, 3, 32, 32): channel-planar, so no transpose."
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         keys = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
         raise ValueError(f"not a CIFAR-10 batch: expected a dict with b'data' and b'labels', got {keys}")
