@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 JOBS   ?= 2
 
-.PHONY: help setup data test release-module release-all grade grade-batch report validate milestone benchmark clean
+.PHONY: help setup data test release-module release-all grade grade-batch report milestone benchmark clean
 
 help:
 	@echo "make setup                                   create $(VENV) with everything, tinytorch editable"
@@ -38,6 +38,14 @@ release-all:
 grade:
 	@test -n "$(MODULE)" -a -n "$(SUBMISSION)" || { echo "usage: make grade MODULE=NN SUBMISSION=dir-or-zip [RESULTS=file]"; exit 2; }
 	$(PY) -m coursetools grade --module $(MODULE) --submission $(SUBMISSION) $(if $(RESULTS),--results $(RESULTS))
+
+grade-batch:
+	@test -n "$(MODULE)" -a -n "$(SUBMISSIONS)" -a -n "$(RESULTS)" || { echo "usage: make grade-batch MODULE=NN SUBMISSIONS=dir RESULTS=dir [JOBS=2] [FORCE=1]"; exit 2; }
+	$(PY) -m coursetools grade-batch --module $(MODULE) --submissions $(SUBMISSIONS) --results $(RESULTS) --jobs $(JOBS) $(if $(FORCE),--force)
+
+report:
+	@test -n "$(RESULTS)" || { echo "usage: make report RESULTS=dir"; exit 2; }
+	$(PY) -m coursetools report --results $(RESULTS)
 
 milestone:
 	@test -n "$(M)" || { echo "usage: make milestone M=NN [ARGS=--quick]"; exit 2; }

@@ -32,6 +32,19 @@ def _stripcheck(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def _grade_batch(args: argparse.Namespace) -> None:
+    from coursetools import batch
+
+    batch.main(module=args.module, submissions=args.submissions, results=args.results, jobs=args.jobs,
+               force=args.force, dist=args.dist)
+
+
+def _report(args: argparse.Namespace) -> None:
+    from coursetools import report
+
+    report.main(results=args.results, out=args.out)
+
+
 def _data(args: argparse.Namespace) -> None:
     from coursetools import data
 
@@ -60,6 +73,20 @@ def parser() -> argparse.ArgumentParser:
     strip.add_argument("--module", required=True)
     strip.add_argument("--dist", default="dist")
     strip.set_defaults(run=_stripcheck)
+    many = verbs.add_parser("grade-batch", help="grade a folder of submissions in parallel (resumable)")
+    many.add_argument("--module", required=True)
+    many.add_argument("--submissions", required=True, help="a folder of submission folders or zips")
+    many.add_argument("--results", required=True, help="where <name>/results.json go")
+    many.add_argument("--jobs", type=int, default=2)
+    many.add_argument("--force", action="store_true", help="regrade submissions that already have results")
+    many.add_argument("--dist", default="dist")
+    many.set_defaults(run=_grade_batch)
+
+    summary = verbs.add_parser("report", help="class summary JSON, gradebook CSV and HTML page from results")
+    summary.add_argument("--results", required=True, help="the folder make grade-batch wrote")
+    summary.add_argument("--out", help="where to write (default: the results folder)")
+    summary.set_defaults(run=_report)
+
     data = verbs.add_parser("data", help="put the datasets where the loaders look (copy from a mirror or download)")
     data.add_argument("--dest", help="data folder (default: $TINYTORCH_DATA or ~/.tinytorch/data)")
     data.add_argument("--mirror", help="a local copy of the datasets (default: ../shared/datasets if present)")
