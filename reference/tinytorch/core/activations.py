@@ -77,7 +77,8 @@ class GELU(Activation):
 
     def forward(self, x: Tensor) -> Tensor:
         #% solution hint="Use the float32 constants _SQRT_2_OVER_PI and _GELU_CUBIC defined above."
-        inner = _SQRT_2_OVER_PI * (x.data + _GELU_CUBIC * x.data ** 3)
+        cube = x.data * x.data * x.data  # not x ** 3: a float power is many times slower
+        inner = _SQRT_2_OVER_PI * (x.data + _GELU_CUBIC * cube)
         out = 0.5 * x.data * (1 + np.tanh(inner))
         return Tensor._make(out, "GELUBackward", x)
         #% endsolution

@@ -1,0 +1,58 @@
+"""Module 10, hidden: merges by hand, special tokens, limits, JSON save/load."""
+
+import numpy as np
+
+from tinytorch.core.tokenization import BPETokenizer, CharTokenizer
+
+
+def test_merges_on_a_tiny_corpus_match_the_hand_derivation():
+    # words "ab", " ab" x2, " ac": (a,b) and (" ",a) both occur 3 times; the tie goes to the smaller pair
+    tokenizer = BPETokenizer(vocab_size=100).train("ab ab ab ac")
+    assert tokenizer.merges[0] == (" ", "a")
+    assert tokenizer.merges[1] == (" a", "b")
+
+
+def test_training_stops_at_the_requested_vocabulary():
+    tokenizer = BPETokenizer(vocab_size=12).train("the cat sat on the mat " * 5)
+    assert tokenizer.vocab_size == 12
+
+
+def test_training_stops_when_no_pair_repeats():
+    tokenizer = BPETokenizer(vocab_size=1000).train("abc")
+    assert tokenizer.merges == []
+
+
+def test_special_tokens_stay_whole():
+    tokenizer = BPETokenizer(vocab_size=30).train("hello there hello")
+    ids = tokenizer.encode("hello<eos>there")
+    assert tokenizer.token_to_id["<eos>"] in ids
+    assert tokenizer.decode(ids) == "hello<eos>there"
+
+
+def test_save_and_load_round_trip(tmp_path):
+    tokenizer = BPETokenizer(vocab_size=40).train("low lower lowest newer newest")
+    tokenizer.save(tmp_path / "bpe.json")
+    loaded = BPETokenizer.load(tmp_path / "bpe.json")
+    text = "lowest newer"
+    assert loaded.encode(text) == tokenizer.encode(text) and loaded.merges == tokenizer.merges
+
+
+def test_merges_apply_in_learned_order():
+    tokenizer = BPETokenizer(vocab_size=100).train("aaaa aaaa")
+    assert tokenizer.decode(tokenizer.encode("aaaa")) == "aaaa"
+    assert len(tokenizer.encode("aaaa")) <= 2
+
+
+def test_decode_accepts_numpy_ids():
+    tokenizer = CharTokenizer().build_vocab("xyz")
+    assert tokenizer.decode(np.array(tokenizer.encode("zyx"))) == "zyx"
+
+
+def test_char_vocabulary_is_sorted_and_reproducible():
+    a, b = CharTokenizer().build_vocab("dcba"), CharTokenizer().build_vocab("abcd")
+    assert a.id_to_char == b.id_to_char
+
+
+def test_unknown_characters_vanish_on_decode():
+    tokenizer = CharTokenizer().build_vocab("ab")
+    assert tokenizer.decode(tokenizer.encode("a?b")) == "ab"
