@@ -18,6 +18,7 @@ NEEDS = {
     "01": [], "02": [],
     "03": ["digits.csv.gz", "mnist/t10k-images-idx3-ubyte.gz"],
     "04": ["digits.csv.gz", "cifar-10-batches-py/test_batch"],
+    "05": ["tinyshakespeare.txt"],
 }
 
 
