@@ -1,7 +1,7 @@
 """Benchmark: training tokens per second of the milestone-05 character GPT, tinytorch vs PyTorch-CPU.
 
 The model of milestones/05_2017_transformer/shakespeare_gpt.py (4 pre-norm blocks, width 128,
-4 heads, context 64, vocabulary 65, batch 32), one AdamW step per batch on random tokens.
+4 heads, context 64, vocabulary 65, batch 64), one AdamW step per batch on random tokens.
 Runs alternate between the two frameworks and report medians; PyTorch is optional.
 
     python benchmarks/gpt_tokens.py [--repeats 7]
@@ -18,7 +18,7 @@ from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import AdamW
 from tinytorch.core.transformer import GPT
 
-VOCAB, WIDTH, LAYERS, HEADS, CONTEXT, BATCH = 65, 128, 4, 4, 64, 32
+VOCAB, WIDTH, LAYERS, HEADS, CONTEXT, BATCH = 65, 128, 4, 4, 64, 64
 
 
 def tinytorch_step(rng: np.random.Generator):
