@@ -107,3 +107,19 @@ def test_results_model_reports_visible_points_in_the_summary():
     assert data["score"] == 2.0 and data["extra_data"]["max_score"] == 5.0
     assert "Visible tests: 2 / 2 points" in data["tests"][0]["output"]
     assert json.loads(json.dumps(data)) == data
+
+
+def _without_timings(data: dict) -> dict:
+    data = json.loads(json.dumps(data))
+    data.pop("execution_time")
+    for test in data["tests"]:
+        test["extra_data"].pop("seconds", None)
+    return data
+
+
+def test_grading_the_same_submission_twice_gives_identical_results(released_01, tmp_path):
+    sub = _submission(released_01, tmp_path, lambda s: s.replace("return Tensor._make(-self.data,", "return Tensor._make(self.data,"))
+    first = _grade(released_01, sub, tmp_path / "first")
+    second = _grade(released_01, sub, tmp_path / "second")
+    assert 0 < first["score"] < first["extra_data"]["max_score"]
+    assert _without_timings(first) == _without_timings(second)
