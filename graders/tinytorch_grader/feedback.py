@@ -5,12 +5,16 @@ Pure functions over plain dicts: no pytest, no I/O.
 
 from __future__ import annotations
 
+import re
+import signal
 import textwrap
 
 from tinytorch_grader.results import TestOutcome
 
 MESSAGE_CHARS = 600
 TRACE_CHARS = 1800
+TIMEOUT_PATTERN = re.compile(r"Timeout \(?>\s*([0-9.]+)\s*s")
+"""pytest-timeout's failure message, e.g. "Failed: Timeout (>10.0s) from pytest-timeout."."""
 
 
 def grade_group(group: dict, index: int, expected: list[str], report: dict) -> list[TestOutcome]:
@@ -35,7 +39,7 @@ def grade_group(group: dict, index: int, expected: list[str], report: dict) -> l
     return outcomes
 
 
-def fill_missing(group: dict, index: int, expected: list[str], report: dict, message: str) -> list[TestOutcome]:
+def fill_missing(group: dict, index: int, expected: list[str], message: str) -> list[TestOutcome]:
     """Every test of a group at 0 with the same message (missing file, grader stopped ...)."""
     outcomes = []
     for k, nodeid in enumerate(expected, start=1):
@@ -51,8 +55,10 @@ def failure_message(test: dict) -> str:
     stage = stage or test.get("call") or test.get("setup") or {}
     crash = (stage.get("crash") or {}).get("message", "") or test.get("message", "")
     longrepr = stage.get("longrepr") or test.get("longrepr") or ""
-    if "Timeout" in crash:
-        crash = f"{crash}: the test ran past its time limit (an infinite loop, or Python loops where NumPy should work?)"
+    timeout = TIMEOUT_PATTERN.search(crash)
+    if timeout:
+        crash = (f"timed out after {float(timeout.group(1)):g} s: the test ran past its time limit "
+                 "(an infinite loop, or Python loops where NumPy should work?)")
     parts = [f"**Failed**: {_trim(crash, MESSAGE_CHARS) or 'see below'}"]
     if longrepr:
         parts.append("```text\n" + _tail(longrepr, TRACE_CHARS).replace("```", "'''") + "\n```")
@@ -72,10 +78,20 @@ def missing_reason(report: dict) -> str:
             return ("**Not run**: the test file could not be imported, usually because your code does not "
                     "import (a syntax error or an exception at import time):\n\n```text\n"
                     + _error_lines(collector["longrepr"]).replace("```", "'''") + "\n```")
+    returncode = grader.get("returncode")
+    if isinstance(returncode, int) and returncode < 0:
+        return (f"**Not run**: the test process was killed by {_signal_name(-returncode)} before this test "
+                "finished, usually because it ran out of memory (Gradescope gives 768 MB by default). "
+                "Look for arrays far larger than the test's inputs.")
     if not report.get("tests") and grader:
         return ("**Not run**: pytest stopped before running this test (exit code "
                 f"{grader.get('returncode')}).\n\n```text\n{_tail(grader.get('stdout_tail', ''), TRACE_CHARS)}\n```")
     return "**Not run**: this test did not report a result."
+
+
+def budget_message(budget: float) -> str:
+    return (f"**Not run**: the module's grading time ({budget:g} s in all) ran out before this group "
+            "started, because earlier groups were slow. Make the slow code faster and resubmit.")
 
 
 def missing_files_message(missing: list[str]) -> str:
@@ -132,6 +148,13 @@ def _extra(test: dict | None) -> dict:
     if metrics:
         extra["metrics"] = metrics
     return extra
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _error_lines(longrepr: str) -> str:

@@ -5,8 +5,8 @@
 - ``max_ratio``: the timed group's largest allowed student/reference time ratio.
 - ``record_metric(name, value)``: a number the grader reports (timing ratios, leaderboard).
 
-Every test's docstring and metrics reach the pytest-json-report through
-``pytest_json_runtest_metadata``; the runner turns them into feedback and leaderboard entries.
+In grade mode, ``tinytorch_grader.plugin`` copies the recorded metrics (and each test's
+docstring) into the pytest-json-report; the runner turns them into feedback and leaderboard entries.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import pytest
 
 REFERENCE_DIR_ENV = "TINYTORCH_REFERENCE_DIR"
 MAX_RATIO_ENV = "TINYTORCH_MAX_RATIO"
-_metrics_key = pytest.StashKey[dict]()
+METRICS_KEY = pytest.StashKey[dict]()
+"""Where ``record_metric`` keeps a test's metrics: ``{name: value}`` in the item's stash."""
 
 
 @pytest.fixture
@@ -52,20 +53,12 @@ def max_ratio(request) -> float:
 @pytest.fixture
 def record_metric(request):
     """Record a named number for this test: ``record_metric("conv_ratio", 1.3)``."""
-    metrics = request.node.stash.setdefault(_metrics_key, {})
+    metrics = request.node.stash.setdefault(METRICS_KEY, {})
 
     def record(name: str, value: float) -> None:
         metrics[name] = float(value)
 
     return record
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_json_runtest_metadata(item, call):
-    if call.when != "call":
-        return {}
-    doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
-    return {"doc": doc.strip(), "metrics": item.stash.get(_metrics_key, {})}
 
 
 def _reference_path(name: str) -> Path:
@@ -100,23 +93,3 @@ def _ratio_from_manifest(test_file: Path) -> float:
             break
     raise LookupError(f"{test_file} is not a timed group: no max_ratio for it in the manifest")
 
-
-PROGRESS_FILE_ENV = "TINYTORCH_PROGRESS_FILE"
-
-
-def pytest_runtest_logreport(report) -> None:
-    """Append each finished test to a progress file, so results survive a group that gets killed."""
-    path = os.environ.get(PROGRESS_FILE_ENV)
-    failed_early = report.when == "setup" and not report.passed
-    if not path or not (report.when == "call" or failed_early):
-        return
-    import json
-
-    entry = {
-        "nodeid": report.nodeid,
-        "outcome": report.outcome,
-        "message": str(report.longrepr).strip().splitlines()[-1] if report.failed and report.longrepr else "",
-        "longrepr": str(report.longrepr) if report.failed else "",
-    }
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(entry) + "\n")

@@ -19,12 +19,17 @@ import sys
 import tempfile
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinytorch_grader import feedback
 from tinytorch_grader.results import GradeResult, TestOutcome
 
 GRADER_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+STARTUP_SECONDS = 30
+"""Added to a group's wall-clock limit for starting Python, importing NumPy and collecting."""
+MIN_GROUP_SECONDS = 5
+"""A group is not started when less than this is left of the module's budget."""
 
 
 def main(*, autograder_dir: str = "/autograder") -> GradeResult:
@@ -50,25 +55,47 @@ def main(*, autograder_dir: str = "/autograder") -> GradeResult:
 def grade(config: dict, source: Path, submission: Path) -> tuple[GradeResult, dict]:
     """Overlay the owned files onto a fresh tree and run every group; returns results and reports."""
     module = config["module"]
-    deadline = time.monotonic() + float(module["budget"])
     with tempfile.TemporaryDirectory(prefix="tinytorch-grade-") as scratch:
-        tree = Path(scratch) / "tree"
-        shutil.copytree(source / "tree", tree)
-        missing = overlay(module["files"], submission, tree)
+        workspace = Workspace(source=source, scratch=Path(scratch), budget=float(module["budget"]))
+        shutil.copytree(source / "tree", workspace.tree)
+        missing = overlay(module["files"], submission, workspace.tree)
         outcomes, reports, leaderboard = [], {}, []
         for index, group in enumerate(config["groups"], start=1):
             expected = config["expected"].get(group["name"], [])
-            if missing:
-                report = {}
-                graded = feedback.fill_missing(group, index, expected, {}, feedback.missing_files_message(missing))
-            else:
-                report = run_group(group, len(expected), tree, source, Path(scratch), deadline)
-                graded = feedback.grade_group(group, index, expected, report)
+            graded, report = grade_group(group, index, expected, workspace, missing)
             outcomes.extend(graded)
             reports[group["name"]] = report
             leaderboard.extend(feedback.leaderboard_entries(group, report))
     output = feedback.overall_message(module, outcomes, missing)
-    return GradeResult(tests=outcomes, output=output, leaderboard=leaderboard), {"groups": reports}
+    return GradeResult(tests=outcomes, output=output, leaderboard=leaderboard), merge_reports(reports)
+
+
+@dataclass
+class Workspace:
+    """Where one grading run happens (bundle, scratch folder, tree) and until when it may run."""
+
+    source: Path
+    scratch: Path
+    budget: float
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def tree(self) -> Path:
+        return self.scratch / "tree"
+
+    def seconds_left(self) -> float:
+        return self.started + self.budget - time.monotonic()
+
+
+def grade_group(group: dict, index: int, expected: list[str], workspace: Workspace,
+                missing: list[str]) -> tuple[list[TestOutcome], dict]:
+    """Run one group (unless files are missing or the budget is spent) and grade its tests."""
+    if missing:
+        return feedback.fill_missing(group, index, expected, feedback.missing_files_message(missing)), {}
+    if workspace.seconds_left() < MIN_GROUP_SECONDS:
+        return feedback.fill_missing(group, index, expected, feedback.budget_message(workspace.budget)), {}
+    report = run_group(group, len(expected), workspace)
+    return feedback.grade_group(group, index, expected, report), report
 
 
 def overlay(owned: list[str], submission: Path, tree: Path) -> list[str]:
@@ -104,22 +131,28 @@ def find_submitted(relative: str, submission: Path) -> Path | None:
     return by_name[0] if len(by_name) == 1 else None
 
 
-def run_group(group: dict, n_tests: int, tree: Path, source: Path, scratch: Path, deadline: float) -> dict:
-    """Run one group's test file in its own process group, killed at its wall-clock limit."""
-    report_file = scratch / f"report-{group['name']}.json"
-    progress_file = scratch / f"progress-{group['name']}.jsonl"
-    limit = min(group["timeout"] * max(n_tests, 1) + 30, max(5.0, deadline - time.monotonic()))
+def run_group(group: dict, n_tests: int, workspace: Workspace) -> dict:
+    """Run one group's test file in its own process group, killed at its wall-clock limit.
+
+    The limit is the per-test timeout times the number of tests plus a margin for start-up,
+    capped by what is left of the module's budget.
+    """
+    tree = workspace.tree
+    report_file = workspace.scratch / f"report-{group['name']}.json"
+    progress_file = workspace.scratch / f"progress-{group['name']}.jsonl"
+    limit = min(group["timeout"] * max(n_tests, 1) + STARTUP_SECONDS, workspace.seconds_left())
     command = [
         sys.executable, "-m", "pytest", group["path"],
         "-q", "--tb=short", "-c", str(tree / "pytest.ini"), "--rootdir", str(tree),
         "-p", "no:cacheprovider", "-p", "no:tinytorch_grader", "-p", "tinytorch_grader.fixtures",
+        "-p", "tinytorch_grader.plugin", f"--tt-grade={progress_file}",
         "--json-report", f"--json-report-file={report_file}", "--json-report-indent=0",
         f"--timeout={group['timeout']}", "--timeout-method=signal",
         "--continue-on-collection-errors",
     ]
     started = time.monotonic()
     process = subprocess.Popen(
-        command, cwd=tree, env=_environment(group, tree, source, progress_file),
+        command, cwd=tree, env=_environment(group, tree, workspace.source),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
@@ -140,7 +173,8 @@ def run_group(group: dict, n_tests: int, tree: Path, source: Path, scratch: Path
     return report
 
 
-def _environment(group: dict, tree: Path, source: Path, progress_file: Path) -> dict:
+def _environment(group: dict, tree: Path, source: Path) -> dict:
+    """A clean environment: the tree first on the path, fixed seeds, one BLAS thread."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TINYTORCH_"))}
     env.update({
         "PYTHONPATH": os.pathsep.join([str(tree), str(GRADER_PACKAGE_DIR)]),
@@ -148,7 +182,6 @@ def _environment(group: dict, tree: Path, source: Path, progress_file: Path) -> 
         "PYTHONDONTWRITEBYTECODE": "1",
         "TINYTORCH_TEST_SEED": "0",
         "TINYTORCH_REFERENCE_DIR": str(source / "reference_copy"),
-        "TINYTORCH_PROGRESS_FILE": str(progress_file),
         "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "1"),
     })
     if group.get("max_ratio"):
@@ -169,6 +202,28 @@ def _read_report(path: Path, tree: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8").replace(f"{tree}/", ""))
     except (OSError, ValueError):
         return {}
+
+
+def merge_reports(reports: dict[str, dict]) -> dict:
+    """One pytest-json-report for the module: every group's tests and collectors, summed counts,
+    and per group what the runner saw (exit code, kill, duration, output tail).
+
+    Tests known only from a killed group's progress file are included with ``"partial": true``.
+    """
+    merged = {"tests": [], "collectors": [], "summary": {}, "groups": {}}
+    for name, report in reports.items():
+        tests = report.get("tests", [])
+        reported = {test["nodeid"] for test in tests}
+        partial = [{**entry, "partial": True} for nodeid, entry in report.get("_progress", {}).items()
+                   if nodeid not in reported]
+        merged["tests"] += tests + partial
+        merged["collectors"] += report.get("collectors", [])
+        for key, count in report.get("summary", {}).items():
+            if isinstance(count, (int, float)):
+                merged["summary"][key] = merged["summary"].get(key, 0) + count
+        merged["groups"][name] = {"exitcode": report.get("exitcode"), **report.get("_grader", {})}
+        merged.setdefault("environment", report.get("environment"))
+    return merged
 
 
 def _read_progress(path: Path, tree: Path) -> dict:
