@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+WHEN_SHOWN = {
+    "after_due_date": "after the due date",
+    "after_published": "when grades are published",
+    "hidden": "to instructors only",
+}
+"""Gradescope's visibilities other than "visible", and when students see such a test."""
+
 
 @dataclass
 class TestOutcome:
@@ -67,15 +74,15 @@ class GradeResult:
     def summary(self) -> TestOutcome:
         """A visible, point-less entry: Gradescope hides the total when any test is hidden."""
         visible = [t for t in self.tests if t.visibility == "visible"]
-        hidden = [t for t in self.tests if t.visibility != "visible"]
         earned = sum(t.score for t in visible)
         possible = sum(t.max_score for t in visible)
-        lines = [f"Visible tests: {earned:g} / {possible:g} points ({sum(t.passed for t in visible)} of {len(visible)} passed)."]
-        if hidden:
-            lines.append(
-                f"{len(hidden)} hidden tests worth {sum(t.max_score for t in hidden):g} points "
-                "are graded too; their results appear after the due date."
-            )
+        lines = [f"Visible tests: {earned:g} / {possible:g} points "
+                 f"({sum(t.passed for t in visible)} of {_count(len(visible), 'test')} passed)."]
+        for visibility, when in WHEN_SHOWN.items():
+            held_back = [t for t in self.tests if t.visibility == visibility]
+            if held_back:
+                lines.append(f"Hidden tests: {_count(len(held_back), 'test')} worth "
+                             f"{sum(t.max_score for t in held_back):g} points, graded now, shown {when}.")
         return TestOutcome(
             name="Summary",
             number="0.0",
@@ -101,3 +108,7 @@ class GradeResult:
         if self.leaderboard:
             data["leaderboard"] = self.leaderboard
         return data
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
