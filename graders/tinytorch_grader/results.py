@@ -76,8 +76,8 @@ class GradeResult:
         visible = [t for t in self.tests if t.visibility == "visible"]
         earned = sum(t.score for t in visible)
         possible = sum(t.max_score for t in visible)
-        lines = [f"Visible tests: {earned:g} / {possible:g} points "
-                 f"({sum(t.passed for t in visible)} of {_count(len(visible), 'test')} passed)."]
+        passed = f"{sum(t.passed for t in visible)} of {_count(len(visible), 'test')} passed"
+        lines = [f"Visible tests: {earned:g} / {possible:g} points ({passed})."]
         for visibility, when in WHEN_SHOWN.items():
             held_back = [t for t in self.tests if t.visibility == visibility]
             if held_back:

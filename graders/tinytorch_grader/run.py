@@ -38,18 +38,28 @@ def main(*, autograder_dir: str = "/autograder") -> GradeResult:
     results_dir = root / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    config: dict = {}
     try:
         config = json.loads((root / "source" / "grader.json").read_text(encoding="utf-8"))
         result, report = grade(config, root / "source", root / "submission")
     except Exception:  # the grader must never leave Gradescope without results
-        config, report = {}, {}
-        result = GradeResult(tests=[], output="The autograder itself failed; please tell your instructor.\n\n```\n"
-                             + traceback.format_exc()[-3000:] + "\n```")
+        result, report = grader_failure(config, traceback.format_exc()), {}
     result.execution_time = time.monotonic() - started
     _write_json(results_dir / "results.json", result.to_gradescope_dict())
     _write_json(results_dir / "report.json", report)
     print(f"score {result.score:g} / {result.max_score:g} written to {results_dir / 'results.json'}")
     return result
+
+
+def grader_failure(config: dict, trace: str) -> GradeResult:
+    """Every expected test at 0 (when grader.json could be read) with the grader's own error."""
+    message = ("**Not graded**: the autograder itself failed, not your code. Please tell your instructor.\n\n"
+               "```text\n" + trace[-3000:] + "\n```")
+    outcomes = []
+    for index, group in enumerate(config.get("groups", []), start=1):
+        expected = config.get("expected", {}).get(group["name"], [])
+        outcomes.extend(feedback.fill_missing(group, index, expected, message))
+    return GradeResult(tests=outcomes, output=message)
 
 
 def grade(config: dict, source: Path, submission: Path) -> tuple[GradeResult, dict]:

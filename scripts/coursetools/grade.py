@@ -50,9 +50,13 @@ def grade_with_bundle(archive: Path, submission: Path, target: Path) -> dict:
         place_submission(submission, root / "submission")
         (root / "results").mkdir()
         env = {**os.environ, "AUTOGRADER_DIR": str(root), "GRADER_PYTHON": sys.executable}
-        subprocess.run([str(root / "source" / "run_autograder")], env=env, cwd=root, check=False)
+        done = subprocess.run([str(root / "source" / "run_autograder")], env=env, cwd=root, check=False)
+        written = root / "results" / "results.json"
+        if not written.is_file():
+            raise FileNotFoundError(f"run_autograder of {archive} exited with code {done.returncode} without "
+                                    "writing results.json (its output is above); rebuild the bundle with --rebuild")
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / "results" / "results.json", target)
+        shutil.copyfile(written, target)
         report = root / "results" / "report.json"
         if report.is_file():
             shutil.copyfile(report, report_path(target))

@@ -18,10 +18,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from coursetools.bundle import build_bundles, write_tree
 from coursetools.grade import grade_with_bundle
 from coursetools.manifest import Course, Module, load_course
 from coursetools.skeleton import build_student_repo, module_regions, render_file
+
+
+CAUGHT = "caught"
+UNCAUGHT = "uncaught"
+PROBE_TIMEOUT = 60
+"""Per-test seconds in a probe run; a stub raises at once, so only a hang would reach it."""
 
 
 @dataclass
@@ -31,20 +39,25 @@ class StripReport:
     skeleton_score: float
     max_score: float
     uncaught_regions: list[str] = field(default_factory=list)
+    """Regions whose stub alone makes no test fail."""
+    broken_regions: dict[str, str] = field(default_factory=dict)
+    """Regions whose stub alone stops pytest before tests run (rule 2: a stub must import), with why."""
     regions_checked: int = 0
 
     @property
     def ok(self) -> bool:
         full = abs(self.solution_score - self.max_score) < 1e-6
-        return full and self.skeleton_score == 0 and not self.uncaught_regions
+        return full and self.skeleton_score == 0 and not self.uncaught_regions and not self.broken_regions
 
     def describe(self) -> str:
+        caught = self.regions_checked - len(self.uncaught_regions) - len(self.broken_regions)
         lines = [
-            f"module {self.module}: solution {self.solution_score:g}/{self.max_score:g}, "
-            f"skeleton {self.skeleton_score:g}, regions caught {self.regions_checked - len(self.uncaught_regions)}"
-            f"/{self.regions_checked}"
+            (f"module {self.module}: solution {self.solution_score:g}/{self.max_score:g}, "
+             f"skeleton {self.skeleton_score:g}, regions caught {caught}/{self.regions_checked}")
         ]
         lines += [f"  no test fails when only '{name}' is a stub" for name in self.uncaught_regions]
+        lines += [f"  pytest stops before any test when only '{name}' is a stub:\n{why}"
+                  for name, why in self.broken_regions.items()]
         return "\n".join(lines)
 
 
@@ -62,13 +75,14 @@ def check_module(course: Course, module: Module, dist: Path, *, workers: int = 2
         root = Path(scratch)
         solution = grade_repo(course, module, archive, root, with_solutions=True)
         skeleton = grade_repo(course, module, archive, root, with_solutions=False)
-        uncaught = uncaught_regions(course, module, root, workers=workers)
+        outcomes = probe_regions(course, module, root, workers=workers)
     return StripReport(
         module=module.number,
         solution_score=solution["score"],
         skeleton_score=skeleton["score"],
         max_score=solution["extra_data"]["max_score"],
-        uncaught_regions=uncaught,
+        uncaught_regions=[name for name, outcome in outcomes.items() if outcome == UNCAUGHT],
+        broken_regions={name: outcome for name, outcome in outcomes.items() if outcome not in (CAUGHT, UNCAUGHT)},
         regions_checked=len(module_regions(course, module)),
     )
 
@@ -79,19 +93,19 @@ def grade_repo(course: Course, module: Module, archive: Path, root: Path, *, wit
     return grade_with_bundle(archive, repo, root / f"{kind}-results.json")
 
 
-def uncaught_regions(course: Course, module: Module, root: Path, *, workers: int = 2) -> list[str]:
-    """Names of regions whose stub alone makes no test fail."""
+def probe_regions(course: Course, module: Module, root: Path, *, workers: int = 2) -> dict[str, str]:
+    """Stub each region alone and run the module's tests: {region: CAUGHT, UNCAUGHT or pytest's error}."""
     base = root / "probe-base"
     write_tree(course, module, base)
     names = [region.name for region in module_regions(course, module)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        caught = list(pool.map(lambda name: region_is_caught(course, module, base, root, name), names))
-    return [name for name, ok in zip(names, caught) if not ok]
+        outcomes = pool.map(lambda job: probe_region(course, module, base, root / f"probe-{job[0]}", job[1]),
+                            enumerate(names))
+        return dict(zip(names, outcomes))
 
 
-def region_is_caught(course: Course, module: Module, base: Path, root: Path, name: str) -> bool:
-    """Stub only this region and run the module's tests until the first failure."""
-    tree = root / f"probe-{abs(hash(name))}"
+def probe_region(course: Course, module: Module, base: Path, tree: Path, name: str) -> str:
+    """Stub only this region and run the module's tests (visible and hidden) until the first failure."""
     shutil.copytree(base, tree)
     for relative in module.files:
         target = tree / relative
@@ -100,8 +114,12 @@ def region_is_caught(course: Course, module: Module, base: Path, root: Path, nam
     paths = [group.path for group in module.groups]
     result = subprocess.run(
         [sys.executable, "-m", "pytest", *paths, "-x", "-q", "-c", str(tree / "pytest.ini"), "--rootdir", str(tree),
-         "-p", "no:cacheprovider", "-p", "no:randomly", "--timeout=60"],
-        cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True,
+         "-p", "no:cacheprovider", f"--timeout={PROBE_TIMEOUT}"],
+        cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True, check=False,
     )
     shutil.rmtree(tree, ignore_errors=True)
-    return result.returncode == 1
+    if result.returncode == pytest.ExitCode.TESTS_FAILED:
+        return CAUGHT
+    if result.returncode == pytest.ExitCode.OK:
+        return UNCAUGHT
+    return f"exit code {result.returncode}\n{result.stdout[-1500:]}{result.stderr[-500:]}"

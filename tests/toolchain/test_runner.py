@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -74,7 +75,7 @@ class ToyGroup:
                 "leaderboard": list(self.leaderboard), "path": self.path}
 
     def expected(self) -> list[str]:
-        return [f"{self.path}::{name}" for name in re.findall(r"^def (test_\w+)", self.source, re.M)]
+        return [f"{self.path}::{name}" for name in re.findall(r"^def (test_\w+)", self.source, re.MULTILINE)]
 
 
 DEFAULT_GROUPS = (ToyGroup("basics", BASICS), ToyGroup("hidden", HIDDEN, visibility="after_due_date"))
@@ -297,7 +298,16 @@ def test_grader_error_still_writes_results_and_exits_zero(tmp_path):
     submit(root, {OWNED: SOLUTION})
     graders = Path(run.__file__).resolve().parents[1]
     done = subprocess.run([sys.executable, "-m", "tinytorch_grader", "--autograder-dir", str(root)],
-                          cwd=graders, capture_output=True, text=True)
+                          cwd=graders, capture_output=True, text=True, check=False)
     assert done.returncode == 0
     data = json.loads((root / "results" / "results.json").read_text())
     assert data["score"] == 0 and "autograder itself failed" in data["output"]
+
+
+def test_grader_error_after_reading_the_config_still_lists_every_test(tmp_path):
+    root = write_bundle(tmp_path)
+    shutil.rmtree(root / "source" / "tree")
+    submit(root, {OWNED: SOLUTION})
+    data = grade(root)
+    assert data["score"] == 0 and len(graded_tests(data)) == 3
+    assert all("autograder itself failed" in t["output"] for t in graded_tests(data))
