@@ -3,7 +3,7 @@
 import pytest
 
 from coursetools.manifest import load_course
-from coursetools.stripcheck import check_module
+from coursetools.stripcheck import CAUGHT, UNCAUGHT, check_module, probe_regions
 
 COURSE = load_course()
 RELEASED = [m.number for m in COURSE.released()
@@ -15,3 +15,55 @@ RELEASED = [m.number for m in COURSE.released()
 def test_strip_check_holds(course, number, tmp_path):
     report = check_module(course, course.module(number), tmp_path, workers=1)
     assert report.ok, report.describe()
+
+
+TOY_MANIFEST = '''
+[course]
+name = "Toy"
+term = "Test"
+
+[[module]]
+number = "01"
+slug = "toy"
+title = "Toy"
+package = "tinytorch.core.toy"
+files = ["tinytorch/core/toy.py"]
+depends = []
+status = "released"
+budget = 60
+
+  [[module.group]]
+  name = "double"
+  title = "Doubling"
+  points = 10
+  visibility = "visible"
+  timeout = 10
+'''
+TOY_MODULE = '''
+def double(x):
+    #% solution
+    return 2 * x
+    #% endsolution
+
+
+def triple(x):
+    #% solution
+    return 3 * x
+    #% endsolution
+'''
+
+
+def test_a_region_no_test_exercises_is_reported(tmp_path):
+    for relative, text in {
+        "reference/course.toml": TOY_MANIFEST,
+        "reference/tinytorch/__init__.py": "",
+        "reference/tinytorch/core/__init__.py": "",
+        "reference/tinytorch/core/toy.py": TOY_MODULE,
+        "tests/01_toy/test_double.py": "from tinytorch.core.toy import double\n\n\ndef test_double():\n    assert double(2) == 4\n",
+        "conftest.py": "",
+    }.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    toy = load_course(tmp_path)
+    outcomes = probe_regions(toy, toy.module("01"), tmp_path / "probes", workers=2)
+    assert outcomes == {"double": CAUGHT, "triple": UNCAUGHT}
