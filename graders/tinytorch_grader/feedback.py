@@ -59,7 +59,7 @@ def failure_message(test: dict) -> str:
     if timeout:
         crash = (f"timed out after {float(timeout.group(1)):g} s: the test ran past its time limit "
                  "(an infinite loop, or Python loops where NumPy should work?)")
-    parts = [f"**Failed**: {_trim(crash, MESSAGE_CHARS) or 'see below'}"]
+    parts = [f"**Failed**: {_trim(_headline(crash), MESSAGE_CHARS) or 'see below'}"]
     if longrepr:
         parts.append("```text\n" + _tail(longrepr, TRACE_CHARS).replace("```", "'''") + "\n```")
     doc = (test.get("metadata") or {}).get("doc")
@@ -148,6 +148,15 @@ def _extra(test: dict | None) -> dict:
     if metrics:
         extra["metrics"] = metrics
     return extra
+
+
+def _headline(message: str) -> str:
+    """The first line of an error message, joined with the next when it only introduces it
+    ("AssertionError:" then "Not equal to tolerance ..."); the full text is in the traceback."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {lines[1]}"
+    return lines[0] if lines else ""
 
 
 def _signal_name(number: int) -> str:
