@@ -25,6 +25,7 @@ def main(*, module: str, submission: str, results: str | None = None, dist: str 
 
     Writes results.json (default dist/results/NN_slug/results.json) and report.json beside it.
     """
+    require_submission(Path(submission))
     course = load_course()
     mod = course.module(module)
     archive = Path(dist) / "graders" / mod.dirname / "gradescope.zip"
@@ -41,8 +42,7 @@ def main(*, module: str, submission: str, results: str | None = None, dist: str 
 
 def grade_with_bundle(archive: Path, submission: Path, target: Path) -> dict:
     """Run the bundle on one submission in a fresh autograder tree; copy the results to target."""
-    if not submission.exists():
-        raise FileNotFoundError(f"submission {submission} does not exist; pass a folder or a .zip")
+    require_submission(submission)
     with tempfile.TemporaryDirectory(prefix="autograder-") as scratch:
         root = Path(scratch)
         with zipfile.ZipFile(archive) as zf:
@@ -61,6 +61,11 @@ def grade_with_bundle(archive: Path, submission: Path, target: Path) -> dict:
         if report.is_file():
             shutil.copyfile(report, report_path(target))
     return json.loads(target.read_text(encoding="utf-8"))
+
+
+def require_submission(submission: Path) -> None:
+    if not submission.exists():
+        raise FileNotFoundError(f"submission {submission} does not exist; pass a folder or a .zip")
 
 
 def report_path(results: Path) -> Path:
