@@ -311,3 +311,24 @@ def test_grader_error_after_reading_the_config_still_lists_every_test(tmp_path):
     data = grade(root)
     assert data["score"] == 0 and len(graded_tests(data)) == 3
     assert all("autograder itself failed" in t["output"] for t in graded_tests(data))
+
+
+def _run_pytest(folder: Path, *options: str) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "test_doc.py").write_text('def test_documented():\n    """The hint."""\n')
+    graders = Path(run.__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tinytorch_grader.plugin",
+                    "--json-report", "--json-report-file=report.json", *options],
+                   cwd=folder, env={"PYTHONPATH": f"{folder}:{graders}", "PATH": "/usr/bin:/bin"},
+                   capture_output=True, check=False)
+    return json.loads((folder / "report.json").read_text())
+
+
+def test_plugin_is_inert_without_its_option(tmp_path):
+    (tmp_path / "tinytorch").mkdir()
+    (tmp_path / "tinytorch" / "__init__.py").write_text("")
+    plain = _run_pytest(tmp_path)
+    assert "metadata" not in plain["tests"][0]
+    graded = _run_pytest(tmp_path, f"--tt-grade={tmp_path / 'progress.jsonl'}")
+    assert graded["tests"][0]["metadata"] == {"doc": "The hint.", "metrics": {}}
+    assert json.loads((tmp_path / "progress.jsonl").read_text())["outcome"] == "passed"
