@@ -137,19 +137,28 @@ class GPT(Layer):
         #% endsolution
 
     def generate(self, prompt_tokens, max_new_tokens: int = 50, temperature: float = 1.0, top_k: int | None = None,
-                 greedy: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
+                 greedy: bool = False, rng: np.random.Generator | None = None, use_cache: bool = False) -> np.ndarray:
         """Extend a (T,) or (B, T) prompt by max_new_tokens tokens; returns the whole sequence(s).
 
         Each step feeds the last max_seq_len tokens and samples from softmax(logits / temperature),
         restricted to the top_k most likely tokens when given, or takes the argmax when greedy.
+        ``use_cache=True`` keeps every layer's keys and values (module 17's KVCache), so a step
+        runs the model on the new token only: same tokens, far fewer FLOPs.
         """
         rng = rng if rng is not None else np.random.default_rng()
         tokens = np.atleast_2d(np.asarray(prompt_tokens, dtype=np.int64))
+        cache = None
+        if use_cache:
+            from tinytorch.perf.memoization import KVCache  # module 17; imported here so module 13 stands alone
+            cache = KVCache.for_model(self, batch_size=tokens.shape[0])
         was_training = self.training
         self.eval()
         with no_grad():
             for _ in range(max_new_tokens):
-                logits = self.forward(tokens[:, -self.max_seq_len:]).data[:, -1, :]
+                if cache is not None:
+                    logits = cache.next_logits(self, tokens)
+                else:
+                    logits = self.forward(tokens[:, -self.max_seq_len:]).data[:, -1, :]
                 tokens = np.concatenate([tokens, next_tokens(logits, temperature, top_k, greedy, rng)[:, None]], axis=1)
         self.train(was_training)
         return tokens[0] if np.ndim(prompt_tokens) == 1 else tokens
