@@ -1,0 +1,88 @@
+"""``tito grade NN``: the autograder's verdict on your own tree, before you submit.
+
+In a student repository the release left a local grader (``.tito/grader/``: the module's
+visible groups and their expected test ids, Gradescope's ``run_autograder``) and the grader
+runtime (``tools/tinytorch_grader``). tito packs them with the repository's tree into a
+bundle and grades the repository with ``coursetools.grade.grade_with_bundle``: the same
+runner, overlay and scoring as Gradescope, so the visible points agree with ``make grade``.
+In the course repository it grades the reference (or ``--submission PATH``) with the
+module's real bundle through ``coursetools.grade.main``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+from coursetools.tito.errors import FAILED, OK, TitoError
+from coursetools.tito.output import Output
+from coursetools.tito.workspace import ModuleInfo, Workspace
+
+
+def grade(ws: Workspace, out: Output, args) -> int:
+    module = ws.module(args.number)
+    if module.status != "released":
+        raise TitoError(f"module {module.number} is planned, not released; there is nothing to grade yet")
+    with out.quiet_stdout():
+        data = _grade_student(ws, module) if ws.is_student else _grade_course(ws, module, args)
+    visible = [t for t in data["tests"] if t.get("visibility") == "visible" and "summary" not in t.get("tags", [])]
+    score = sum(t["score"] for t in visible)
+    max_score = sum(t["max_score"] for t in visible)
+    rows = [[t.get("number", ""), t["name"], f"{t['score']:g} / {t['max_score']:g}", t["status"]] for t in visible]
+    out.table(f"Module {module.number}: what the autograder gives your visible tests",
+              ["#", "test", "points", "status"], rows, ["green" if t["status"] == "passed" else "red" for t in visible])
+    hidden = module.max_points - module.visible_points
+    out.say(f"visible tests: {score:g} / {max_score:g} points"
+            + (f"; {hidden:g} more points come from hidden tests after the deadline" if hidden else ""))
+    out.data({"module": module.number, "score": round(score, 4), "max_score": round(max_score, 4),
+              "hidden_points": hidden, "tests": visible})
+    return OK if visible and all(t["status"] == "passed" for t in visible) else FAILED
+
+
+def _grade_student(ws: Workspace, module: ModuleInfo) -> dict:
+    from coursetools.grade import grade_with_bundle
+
+    if module.number != ws.assigned:
+        raise TitoError(f"this repository is graded for module {ws.assigned}; module {module.number} "
+                        "is provided complete and graded in its own repository")
+    target = ws.state_dir / "grade" / module.dirname / "results.json"
+    with tempfile.TemporaryDirectory(prefix="tito-grade-") as scratch:
+        archive = pack_local_bundle(ws, module, Path(scratch))
+        return grade_with_bundle(archive, ws.root, target)
+
+
+def pack_local_bundle(ws: Workspace, module: ModuleInfo, scratch: Path) -> Path:
+    """A Gradescope-shaped bundle of the visible groups, built from this repository's own files."""
+    grader = ws.grader_dir
+    runtime = ws.root / "tools" / "tinytorch_grader"
+    for needed in (grader / "grader.json", grader / "run_autograder", runtime):
+        if not needed.exists():
+            raise TitoError(f"{needed} is missing; restore it with `git checkout -- {needed.relative_to(ws.root)}`")
+    source = scratch / "source"
+    tree = source / "tree"
+    shutil.copytree(ws.root / "tinytorch", tree / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(ws.root / "conftest.py", tree / "conftest.py")
+    for group in module.visible_groups:
+        (tree / group.path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ws.root / group.path, tree / group.path)
+    shutil.copyfile(grader / "pytest.ini", tree / "pytest.ini")
+    shutil.copytree(runtime, source / "tinytorch_grader", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("grader.json", "run_autograder"):
+        shutil.copy2(grader / name, source / name)
+    archive = scratch / "gradescope.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(source).as_posix())
+    return archive
+
+
+def _grade_course(ws: Workspace, module: ModuleInfo, args) -> dict:
+    from coursetools import grade as course_grade
+
+    submission = Path(args.submission) if args.submission else ws.package_root
+    target = ws.state_dir / "grade" / module.dirname / "results.json"
+    return course_grade.main(module=module.number, submission=str(submission), results=str(target),
+                             dist=str(ws.root / "dist"), quiet=True)
