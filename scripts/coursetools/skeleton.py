@@ -4,10 +4,16 @@ A student repository for module NN holds the tinytorch package with modules befo
 complete (solution rendering), module NN as stubs (skeleton rendering), no later module,
 the visible tests of NN, the shared conftest, and files rendered from ``skeletons/``.
 It is a git repository with one commit, ready to push as a GitHub Classroom template.
+
+It also carries the student's tools (see ``write_tito``): the ``tito`` command and the grader
+runtime under ``tools/``, the manifest slice and local grader under ``.tito/``, and the module's
+files as jupytext percent-format scripts paired with ``notebooks/`` (see ``coursetools.tito.notebook``).
 """
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import shutil
 import subprocess
@@ -18,8 +24,12 @@ import jinja2
 from coursetools.classroom import workflow_yaml
 from coursetools.manifest import Course, Module
 from coursetools.markers import Region, find_regions, render
+from coursetools.tito.notebook import JUPYTEXT_TOML, notebook_for, with_cell_markers, write_notebook
+from coursetools.tito.workspace import SLICE, module_record
 
 TEMPLATES = {"README.md.j2": "README.md", "pyproject.toml.j2": "pyproject.toml", "gitignore.j2": ".gitignore"}
+TITO_ENTRY_POINTS = ("tito/__init__.py", "tito/main.py")
+"""Where the shipped toolchain starts: these and every coursetools module they import go into tools/."""
 GIT_AUTHOR = {"GIT_AUTHOR_NAME": "TinyTorch Course", "GIT_AUTHOR_EMAIL": "course@example.invalid",
               "GIT_COMMITTER_NAME": "TinyTorch Course", "GIT_COMMITTER_EMAIL": "course@example.invalid"}
 
@@ -85,6 +95,7 @@ def copy_tests(course: Course, module: Module, dest: Path, *, hidden: bool) -> N
 
 
 def render_templates(course: Course, module: Module, dest: Path) -> None:
+    """README, pyproject (with the package list found in dest), .gitignore, jupytext.toml, workflow."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(course.root / "skeletons"),
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     variables = {
@@ -93,12 +104,107 @@ def render_templates(course: Course, module: Module, dest: Path) -> None:
         "regions": module_regions(course, module),
         "visible_groups": [g for g in module.groups if not g.hidden],
         "hidden_points": sum(g.points for g in module.groups if g.hidden),
+        "packages": _packages(dest),
+        "notebooks": [notebook_for(f) for f in module.files],
     }
     for template, target in TEMPLATES.items():
         (dest / target).write_text(env.get_template(template).render(variables), encoding="utf-8")
+    (dest / "jupytext.toml").write_text(JUPYTEXT_TOML, encoding="utf-8")
     workflow = dest / ".github" / "workflows" / "classroom.yml"
     workflow.parent.mkdir(parents=True, exist_ok=True)
     workflow.write_text(workflow_yaml(course, module), encoding="utf-8")
+
+
+def write_notebooks(module: Module, dest: Path) -> None:
+    """Each owned file in percent format, and its paired notebook under notebooks/."""
+    for relative in module.files:
+        path = dest / relative
+        path.write_text(with_cell_markers(path.read_text(encoding="utf-8")), encoding="utf-8")
+        write_notebook(path, dest / notebook_for(relative))
+
+
+def write_tito(course: Course, module: Module, dest: Path) -> None:
+    """What ``tito`` needs in a student repository.
+
+    - ``tools/coursetools``: the tito package and the coursetools modules it imports (grading, data);
+    - ``tools/tinytorch_grader``: the grader runtime, as in the Gradescope bundle;
+    - ``.tito/course.json``: the manifest slice (this module and the earlier ones);
+    - ``.tito/grader/``: the module's visible groups as a grader.json, run_autograder and pytest.ini;
+    - ``.tito/starter/``: the starter (skeleton) files, which ``tito module reset`` restores.
+    """
+    from coursetools.bundle import PYTEST_INI
+
+    tools = dest / "tools"
+    scripts = course.root / "scripts" / "coursetools"
+    for relative in shipped_toolchain(scripts):
+        target = tools / "coursetools" / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(scripts / relative, target)
+    shutil.copytree(course.root / "graders" / "tinytorch_grader", tools / "tinytorch_grader",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    modules = [module_record(m).to_dict() for m in course.modules if m.number <= module.number and m.released]
+    slice_path = dest / SLICE
+    slice_path.parent.mkdir(parents=True, exist_ok=True)
+    slice_path.write_text(json.dumps({"course": course.context()["course"], "assigned": module.number,
+                                      "modules": modules}, indent=1), encoding="utf-8")
+    grader = dest / ".tito" / "grader"
+    grader.mkdir(parents=True)
+    config = course.to_json_slice(module)
+    config["groups"] = [g for g in config["groups"] if g["visibility"] == "visible"]
+    (grader / "grader.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
+    (grader / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
+    shutil.copyfile(course.root / "graders" / "templates" / "run_autograder", grader / "run_autograder")
+    (grader / "run_autograder").chmod(0o755)
+    for relative in module.files:
+        starter = dest / ".tito" / "starter" / relative
+        starter.parent.mkdir(parents=True, exist_ok=True)
+        starter.write_text(with_cell_markers(render_file(course, module, relative, "skeleton")), encoding="utf-8")
+
+
+def shipped_toolchain(scripts: Path) -> list[str]:
+    """tito's files and every coursetools module they need (paths relative to scripts).
+
+    tito's own imports count wherever they are; in other modules only the top-level ones do, so a
+    course-only verb imported inside a function (``grade.main`` building a bundle) stays out.
+    """
+    tito = [p.relative_to(scripts).as_posix() for p in sorted((scripts / "tito").glob("*.py"))]
+    todo, found = list(tito), {"__init__.py"}
+    while todo:
+        relative = todo.pop()
+        if relative in found:
+            continue
+        found.add(relative)
+        tree = ast.parse((scripts / relative).read_text(encoding="utf-8"))
+        nodes = ast.walk(tree) if relative.startswith("tito/") else tree.body
+        todo += [_module_file(scripts, name) for name in _imported(nodes)]
+    return sorted(found)
+
+
+def _imported(nodes) -> list[str]:
+    """Dotted names of the coursetools modules imported by these statements."""
+    names = []
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.module == "coursetools":
+            names += [f"coursetools.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("coursetools."):
+            names.append(node.module)
+        elif isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names if alias.name.startswith("coursetools.")]
+    return names
+
+
+def _module_file(scripts: Path, dotted: str) -> str:
+    parts = dotted.split(".")[1:]
+    return "/".join(parts) + ("/__init__.py" if scripts.joinpath(*parts).is_dir() else ".py")
+
+
+def _packages(dest: Path) -> list[str]:
+    """Import packages of a student repository: tinytorch's (found) and the shipped tools."""
+    found = sorted(p.parent.relative_to(dest).as_posix().replace("/", ".")
+                   for p in (dest / "tinytorch").rglob("__init__.py"))
+    tools = sorted(p.parent.relative_to(dest / "tools").as_posix().replace("/", ".")
+                   for p in (dest / "tools").rglob("__init__.py"))
+    return found + tools
 
 
 def init_git(dest: Path, message: str) -> None:
@@ -116,6 +222,8 @@ def build_student_repo(course: Course, module: Module, dest: Path, *, with_solut
     dest.mkdir(parents=True)
     write_package(course, module, dest, own_mode="solution" if with_solutions else "skeleton")
     copy_tests(course, module, dest, hidden=False)
+    write_tito(course, module, dest)
+    write_notebooks(module, dest)
     render_templates(course, module, dest)
     if not with_solutions:
         assert_no_leaks(dest, course, module)
@@ -159,7 +267,15 @@ def _public_lines(course: Course, module: Module) -> set[str]:
     files = [p for p in (course.root / "reference" / "tinytorch").rglob("*.py")
              if p.relative_to(course.root / "reference").as_posix() not in own]
     files += [course.root / g.path for g in module.groups if not g.hidden]
+    files += _tool_files(course)
     return {line.strip() for path in files for line in path.read_text(encoding="utf-8").splitlines()}
+
+
+def _tool_files(course: Course) -> list[Path]:
+    """The course code shipped under tools/ (also public in every grader bundle)."""
+    scripts = course.root / "scripts" / "coursetools"
+    runtime = sorted((course.root / "graders" / "tinytorch_grader").glob("*.py"))
+    return [scripts / relative for relative in shipped_toolchain(scripts)] + runtime
 
 
 def _outside_regions(text: str) -> list[str]:

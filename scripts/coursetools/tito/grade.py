@@ -11,7 +11,11 @@ module's real bundle through ``coursetools.grade.main``.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -28,8 +32,8 @@ def grade(ws: Workspace, out: Output, args) -> int:
     with out.quiet_stdout():
         data = _grade_student(ws, module) if ws.is_student else _grade_course(ws, module, args)
     visible = [t for t in data["tests"] if t.get("visibility") == "visible" and "summary" not in t.get("tags", [])]
-    score = sum(t["score"] for t in visible)
-    max_score = sum(t["max_score"] for t in visible)
+    score = round(sum(t["score"] for t in visible), 2)
+    max_score = round(sum(t["max_score"] for t in visible), 2)
     rows = [[t.get("number", ""), t["name"], f"{t['score']:g} / {t['max_score']:g}", t["status"]] for t in visible]
     out.table(f"Module {module.number}: what the autograder gives your visible tests",
               ["#", "test", "points", "status"], rows, ["green" if t["status"] == "passed" else "red" for t in visible])
@@ -69,14 +73,38 @@ def pack_local_bundle(ws: Workspace, module: ModuleInfo, scratch: Path) -> Path:
         shutil.copyfile(ws.root / group.path, tree / group.path)
     shutil.copyfile(grader / "pytest.ini", tree / "pytest.ini")
     shutil.copytree(runtime, source / "tinytorch_grader", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("grader.json", "run_autograder"):
-        shutil.copy2(grader / name, source / name)
+    shutil.copy2(grader / "run_autograder", source / "run_autograder")
+    config = json.loads((grader / "grader.json").read_text(encoding="utf-8"))
+    config["expected"] = expected_tests(ws, module, tree, scratch / "probe")
+    (source / "grader.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
     archive = scratch / "gradescope.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for path in sorted(source.rglob("*")):
             if path.is_file():
                 zf.write(path, path.relative_to(source).as_posix())
     return archive
+
+
+def expected_tests(ws: Workspace, module: ModuleInfo, tree: Path, probe: Path) -> dict[str, list[str]]:
+    """Test ids per visible group, collected on the tree with the starter files in place.
+
+    The grader lists every expected test, so a test that never reports still scores 0 visibly.
+    Collecting on the starter (which the release checked to collect cleanly) keeps the student's
+    code, whatever state it is in, out of that list; the bundle collects on the reference instead.
+    """
+    shutil.copytree(tree, probe)
+    for relative in module.files:
+        shutil.copyfile(ws.starter_dir / relative, probe / relative)
+    env = {**os.environ, "PYTHONPATH": str(probe)}
+    expected = {}
+    for group in module.visible_groups:
+        done = subprocess.run([sys.executable, "-m", "pytest", group.path, "--collect-only", "-q", "-c",
+                               str(probe / "pytest.ini"), "--rootdir", str(probe), "-p", "no:cacheprovider"],
+                              cwd=probe, env=env, capture_output=True, text=True, check=False)
+        expected[group.name] = [line.strip() for line in done.stdout.splitlines() if "::" in line]
+        if not expected[group.name]:
+            raise TitoError(f"collecting {group.path} on the starter code found no tests:\n{done.stdout[-1500:]}")
+    return expected
 
 
 def _grade_course(ws: Workspace, module: ModuleInfo, args) -> dict:
