@@ -18,7 +18,12 @@ TIMEOUT_PATTERN = re.compile(r"Timeout \(?>\s*([0-9.]+)\s*s")
 
 
 def grade_group(group: dict, index: int, expected: list[str], report: dict) -> list[TestOutcome]:
-    """One outcome per expected test: its share of the group's points if it passed, else 0 and why."""
+    """One outcome per expected test: its share of the group's points if it passed, else 0 and why.
+
+    A group in which the submission replaced parts of NumPy, pytest or the grader scores 0."""
+    tampered = report.get("_grader", {}).get("tampered")
+    if tampered:
+        return fill_missing(group, index, expected, tampered_message(tampered))
     reported = {t["nodeid"]: t for t in report.get("tests", [])}
     for nodeid, entry in report.get("_progress", {}).items():
         reported.setdefault(nodeid, entry)
@@ -87,6 +92,13 @@ def missing_reason(report: dict) -> str:
         return ("**Not run**: pytest stopped before running this test (exit code "
                 f"{grader.get('returncode')}).\n\n```text\n{_tail(grader.get('stdout_tail', ''), TRACE_CHARS)}\n```")
     return "**Not run**: this test did not report a result."
+
+
+def tampered_message(changes: list[str]) -> str:
+    listed = "\n".join(f"- {change}" for change in changes[:10])
+    return ("**Not graded**: while these tests ran, code in your submission replaced functions that "
+            "grading relies on (NumPy, pytest or the grader), so none of this group's results can be "
+            f"trusted and the group scores 0. Remove the code that does this:\n\n{listed}")
 
 
 def budget_message(budget: float) -> str:

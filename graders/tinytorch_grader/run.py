@@ -1,11 +1,13 @@
-"""Grade one submission: overlay, run each test group in a killable process, write results.json.
+"""Grade one submission: overlay, run each test group sandboxed, write results.json.
 
 Layout (Gradescope's): ``<autograder>/source`` is the unzipped bundle, ``<autograder>/submission``
 the student's files, ``<autograder>/results`` where results.json goes. The bundle holds
 ``grader.json`` (the module's slice of the manifest plus the test ids expected per group),
 ``tree/`` (earlier modules, tests, conftest) and ``reference_copy/`` (for timed ratio tests).
 
-Whatever the submission does, this writes a complete results.json and exits 0.
+Whatever the submission does, this writes a complete results.json and exits 0. This process is
+the trusted parent: it holds the results in memory and writes results.json only after every
+process the groups started is dead (``tinytorch_grader.sandbox``; guarantees in docs/SECURITY.md).
 """
 
 from __future__ import annotations
@@ -13,21 +15,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinytorch_grader import feedback
+from tinytorch_grader import feedback, sandbox
 from tinytorch_grader.results import GradeResult, TestOutcome
 
 GRADER_PACKAGE_DIR = Path(__file__).resolve().parent.parent
-STARTUP_SECONDS = 30
-"""Added to a group's wall-clock limit for starting Python, importing NumPy and collecting."""
 MIN_GROUP_SECONDS = 5
 """A group is not started when less than this is left of the module's budget."""
 
@@ -37,6 +34,7 @@ def main(*, autograder_dir: str = "/autograder") -> GradeResult:
     root = Path(autograder_dir)
     results_dir = root / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
+    lock_down(root)
     started = time.monotonic()
     config: dict = {}
     try:
@@ -51,6 +49,17 @@ def main(*, autograder_dir: str = "/autograder") -> GradeResult:
     return result
 
 
+def lock_down(root: Path) -> None:
+    """As root: the bundle, the submission and the results only for root (the sandbox uid is not)."""
+    if not sandbox.is_root():
+        return
+    for name in ("source", "submission", "results"):
+        folder = root / name
+        if folder.is_dir():
+            os.chown(folder, 0, 0)
+            folder.chmod(0o700 if name != "results" else 0o755)
+
+
 def grader_failure(config: dict, trace: str) -> GradeResult:
     """Every expected test at 0 (when grader.json could be read) with the grader's own error."""
     message = ("**Not graded**: the autograder itself failed, not your code. Please tell your instructor.\n\n"
@@ -63,34 +72,67 @@ def grader_failure(config: dict, trace: str) -> GradeResult:
 
 
 def grade(config: dict, source: Path, submission: Path) -> tuple[GradeResult, dict]:
-    """Overlay the owned files onto a fresh tree and run every group; returns results and reports."""
+    """Overlay the owned files onto a fresh tree and run every group; returns results and reports.
+
+    Groups run visible ones first, so a hidden group's process (which can read its own test file)
+    runs after every visible group's; results keep the manifest's order.
+    """
     module = config["module"]
+    sandbox.become_subreaper()
     with tempfile.TemporaryDirectory(prefix="tinytorch-grade-") as scratch:
-        workspace = Workspace(source=source, scratch=Path(scratch), budget=float(module["budget"]))
+        workspace = Workspace(source=source, scratch=Path(scratch), budget=float(module["budget"]),
+                              limits=sandbox.Limits.from_config(config.get("limits")), uid=sandbox.choose_uid())
         shutil.copytree(source / "tree", workspace.tree)
         missing = overlay(module["files"], submission, workspace.tree)
-        outcomes, reports, leaderboard = [], {}, []
-        for index, group in enumerate(config["groups"], start=1):
+        workspace.trusted = trusted_modules(workspace.tree, module["files"])
+        graded: dict[int, list[TestOutcome]] = {}
+        reports, leaderboard = {}, []
+        for index, group in execution_order(config["groups"]):
             expected = config["expected"].get(group["name"], [])
-            graded, report = grade_group(group, index, expected, workspace, missing)
-            outcomes.extend(graded)
-            reports[group["name"]] = report
-            leaderboard.extend(feedback.leaderboard_entries(group, report))
+            graded[index], reports[group["name"]] = grade_group(group, index, expected, workspace, missing)
+        for group in config["groups"]:
+            leaderboard.extend(feedback.leaderboard_entries(group, reports[group["name"]]))
+    outcomes = [outcome for index in sorted(graded) for outcome in graded[index]]
     output = feedback.overall_message(module, outcomes, missing)
-    return GradeResult(tests=outcomes, output=output, leaderboard=leaderboard), merge_reports(reports)
+    merged = merge_reports({g["name"]: reports[g["name"]] for g in config["groups"]})
+    result = GradeResult(tests=outcomes, output=output, leaderboard=leaderboard,
+                         extra_data={"isolation": merged.get("isolation", {})})
+    return result, merged
+
+
+def execution_order(groups: list[dict]) -> list[tuple[int, dict]]:
+    """(manifest index, group) pairs, visible groups first, each kind in manifest order."""
+    indexed = list(enumerate(groups, start=1))
+    return sorted(indexed, key=lambda pair: pair[1]["visibility"] != "visible")
+
+
+def trusted_modules(tree: Path, owned: list[str]) -> list[str]:
+    """Dotted names of the bundle's own tinytorch modules (earlier modules), not the student's."""
+    names = []
+    for path in sorted((tree / "tinytorch").rglob("*.py")):
+        relative = path.relative_to(tree)
+        if relative.as_posix() in owned:
+            continue
+        parts = relative.with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
 
 
 @dataclass
 class Workspace:
-    """Where one grading run happens (bundle, scratch folder, tree) and until when it may run."""
+    """Where one grading run happens (bundle, scratch folder, tree), its limits and sandbox user."""
 
     source: Path
     scratch: Path
     budget: float
+    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    uid: int | None = None
+    trusted: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
     @property
     def tree(self) -> Path:
+        """The pristine tree with the submission's owned files; only the parent reads it."""
         return self.scratch / "tree"
 
     def seconds_left(self) -> float:
@@ -104,7 +146,7 @@ def grade_group(group: dict, index: int, expected: list[str], workspace: Workspa
         return feedback.fill_missing(group, index, expected, feedback.missing_files_message(missing)), {}
     if workspace.seconds_left() < MIN_GROUP_SECONDS:
         return feedback.fill_missing(group, index, expected, feedback.budget_message(workspace.budget)), {}
-    report = run_group(group, len(expected), workspace)
+    report = run_group(group, len(expected), workspace, expected)
     return feedback.grade_group(group, index, expected, report), report
 
 
@@ -113,6 +155,7 @@ def overlay(owned: list[str], submission: Path, tree: Path) -> list[str]:
 
     A file is accepted at its package path from the submission root (``tinytorch/core/tensor.py``),
     under one extra folder (a zipped repository), or by its unique file name anywhere.
+    Only regular files are taken (a symlink could point at the grader's own files).
     """
     missing = []
     for relative in owned:
@@ -131,87 +174,168 @@ def find_submitted(relative: str, submission: Path) -> Path | None:
     if not submission.is_dir():
         return None
     direct = submission / relative
-    if direct.is_file():
+    if _regular(direct):
         return direct
-    nested = [p for p in submission.glob(f"*/{relative}") if p.is_file()]
-    nested += [p for p in submission.glob(f"*/*/{relative}") if p.is_file()]
+    nested = [p for p in submission.glob(f"*/{relative}") if _regular(p)]
+    nested += [p for p in submission.glob(f"*/*/{relative}") if _regular(p)]
     if len(nested) == 1:
         return nested[0]
-    by_name = [p for p in submission.rglob(Path(relative).name) if p.is_file() and ".git" not in p.parts]
+    by_name = [p for p in submission.rglob(Path(relative).name) if _regular(p) and ".git" not in p.parts]
     return by_name[0] if len(by_name) == 1 else None
 
 
-def run_group(group: dict, n_tests: int, workspace: Workspace) -> dict:
-    """Run one group's test file in its own process group, killed at its wall-clock limit.
+def _regular(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
+
+
+def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[str] | None = None) -> dict:
+    """Run one group's test file in the sandbox, stopped at its wall-clock limit.
 
     The limit is the per-test timeout times the number of tests plus a margin for start-up,
-    capped by what is left of the module's budget.
+    capped by what is left of the module's budget. The child sees a private copy of the tree
+    holding this group's test file only, and reports through a pipe the parent reads.
     """
-    tree = workspace.tree
-    report_file = workspace.scratch / f"report-{group['name']}.json"
-    progress_file = workspace.scratch / f"progress-{group['name']}.jsonl"
-    limit = min(group["timeout"] * max(n_tests, 1) + STARTUP_SECONDS, workspace.seconds_left())
-    command = [
-        sys.executable, "-m", "pytest", group["path"],
-        "-q", "--tb=short", "-c", str(tree / "pytest.ini"), "--rootdir", str(tree),
-        "-p", "no:cacheprovider", "-p", "no:tinytorch_grader", "-p", "tinytorch_grader.fixtures",
-        "-p", "tinytorch_grader.plugin", f"--tt-grade={progress_file}",
-        "--json-report", f"--json-report-file={report_file}", "--json-report-indent=0",
-        f"--timeout={group['timeout']}", "--timeout-method=signal",
-        "--continue-on-collection-errors",
-    ]
-    started = time.monotonic()
-    process = subprocess.Popen(
-        command, cwd=tree, env=_environment(group, tree, workspace.source),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    limit = min(group["timeout"] * max(n_tests, 1) + workspace.limits.startup_seconds, workspace.seconds_left())
+    run_dir = Path(tempfile.mkdtemp(prefix="tinytorch-run-"))
     try:
-        stdout, _ = process.communicate(timeout=limit)
-        killed = None
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
-        stdout, _ = process.communicate()
-        killed = f"the whole group was stopped after {limit:.0f} s (a test ran too long: an infinite loop?)"
-    report = _read_report(report_file, tree)
-    report["_progress"] = _read_progress(progress_file, tree)
-    report["_grader"] = {
-        "returncode": process.returncode,
-        "killed": killed,
-        "seconds": round(time.monotonic() - started, 3),
-        "stdout_tail": stdout.decode("utf-8", "replace")[-4000:] if stdout else "",
-    }
-    return report
+        tree = prepare_run_dir(run_dir, group, workspace)
+        python, site = sandbox.interpreter(workspace.uid)
+        command = [
+            python, "-s", "-B", "-m", "pytest", group["path"],
+            "-q", "--tb=short", "-c", str(tree / "pytest.ini"), "--rootdir", str(tree),
+            "-p", "no:cacheprovider", "-p", "pytest_jsonreport.plugin", "-p", "pytest_timeout",
+            "-p", "tinytorch_grader.fixtures", "-p", "tinytorch_grader.plugin",
+            "--tt-grade=fd:" + sandbox.CHANNEL_FD_PLACEHOLDER, "--json-report", "--json-report-file=none",
+            f"--timeout={group['timeout']}", "--timeout-method=signal", "--continue-on-collection-errors",
+        ]
+        env = _environment(group, run_dir, site, workspace.trusted)
+        record = sandbox.run(command, cwd=tree, env=env, wall_seconds=limit, limits=workspace.limits,
+                             uid=workspace.uid)
+        report = read_channel(record.channel, tree, expected)
+        report["_grader"] = {
+            **report.get("_grader", {}),
+            "returncode": record.returncode,
+            "killed": record.killed,
+            "seconds": record.seconds,
+            "stdout_tail": record.output.replace(f"{tree}/", "")[-4000:],
+            "isolation": record.isolation.to_dict(),
+        }
+        return report
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _environment(group: dict, tree: Path, source: Path) -> dict:
-    """A clean environment: the tree first on the path, fixed seeds, one BLAS thread."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TINYTORCH_"))}
-    env.update({
-        "PYTHONPATH": os.pathsep.join([str(tree), str(GRADER_PACKAGE_DIR)]),
+def prepare_run_dir(run_dir: Path, group: dict, workspace: Workspace) -> Path:
+    """run_dir/{tree, lib, reference_copy, home}: root-owned and read-only except home.
+
+    ``tree`` is the pristine tree with only this group's test file; ``reference_copy`` is filled
+    for timed groups only (they time the student's code against it).
+    """
+    run_dir.chmod(0o711)
+    tree = run_dir / "tree"
+    shutil.copytree(workspace.tree, tree, ignore=_other_tests(workspace.tree, group["path"]))
+    shutil.copytree(GRADER_PACKAGE_DIR / "tinytorch_grader", run_dir / "lib" / "tinytorch_grader",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    reference = run_dir / "reference_copy"
+    if group.get("max_ratio") and (workspace.source / "reference_copy").is_dir():
+        shutil.copytree(workspace.source / "reference_copy", reference)
+    else:
+        reference.mkdir()
+    for path in [run_dir / "lib", tree, reference]:
+        _make_read_only(path)
+    sandbox.prepare_home(run_dir / "home", workspace.uid)
+    return tree
+
+
+def _other_tests(tree: Path, keep: str):
+    """copytree ignore function: drop every test file of the tests folders except ``keep``."""
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        relative = Path(folder).relative_to(tree)
+        if not relative.parts or relative.parts[0] not in ("tests", "hidden_tests"):
+            return set()
+        return {name for name in names
+                if not (Path(folder) / name).is_dir() and (relative / name).as_posix() != keep}
+
+    return ignore
+
+
+def _make_read_only(top: Path) -> None:
+    for folder, dirs, files in os.walk(top):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+
+
+def _environment(group: dict, run_dir: Path, site: list[str], trusted: list[str]) -> dict:
+    """A minimal environment (nothing inherited but PATH and locale): the tree first on the path,
+    fixed seeds, one BLAS thread, only the plugins named on the command line."""
+    home = run_dir / "home"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "HOME": str(home),
+        "TMPDIR": str(home / "tmp"),
+        "PYTHONPATH": os.pathsep.join([str(run_dir / "tree"), str(run_dir / "lib"), *site]),
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
         "TINYTORCH_TEST_SEED": "0",
-        "TINYTORCH_REFERENCE_DIR": str(source / "reference_copy"),
-        "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "1"),
-    })
+        "TINYTORCH_REFERENCE_DIR": str(run_dir / "reference_copy"),
+        "TINYTORCH_TRUSTED_MODULES": ",".join(trusted),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
     if group.get("max_ratio"):
         env["TINYTORCH_MAX_RATIO"] = str(group["max_ratio"])
     return env
 
 
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+VALID_OUTCOMES = {"passed", "failed", "error", "skipped", "xfailed", "xpassed"}
 
 
-def _read_report(path: Path, tree: Path) -> dict:
-    """The group's pytest-json-report, with the scratch tree's path removed from messages."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8").replace(f"{tree}/", ""))
-    except (OSError, ValueError):
-        return {}
+def read_channel(text: str, tree: Path, expected: list[str] | None) -> dict:
+    """The group's report from the channel lines, validated: only expected test ids with a known
+    outcome count; a line that is not JSON of the right shape is ignored; tampering is kept."""
+    allowed = set(expected) if expected is not None else None
+    report: dict = {"tests": [], "collectors": [], "_progress": {}, "_grader": {}}
+    tampered: list[str] = []
+    for line in text.replace(f"{tree}/", "").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        kind = entry.get("kind")
+        if kind == "progress" and _valid_test(entry, allowed):
+            report["_progress"][entry["nodeid"]] = entry
+        elif kind == "tampered" and isinstance(entry.get("changes"), list):
+            tampered += [str(change)[:300] for change in entry["changes"]]
+        elif kind == "report" and isinstance(entry.get("report"), dict):
+            report.update(_valid_report(entry["report"], allowed))
+    if tampered:
+        report["_grader"]["tampered"] = tampered
+    return report
+
+
+def _valid_test(entry: object, allowed: set[str] | None) -> bool:
+    return (isinstance(entry, dict) and isinstance(entry.get("nodeid"), str)
+            and entry.get("outcome") in VALID_OUTCOMES and (allowed is None or entry["nodeid"] in allowed))
+
+
+def _valid_report(report: dict, allowed: set[str] | None) -> dict:
+    tests = report.get("tests") if isinstance(report.get("tests"), list) else []
+    collectors = report.get("collectors") if isinstance(report.get("collectors"), list) else []
+    summary = report.get("summary") if isinstance(report.get("summary"), dict) else {}
+    return {
+        "tests": [test for test in tests if _valid_test(test, allowed)],
+        "collectors": [c for c in collectors if isinstance(c, dict)],
+        "summary": summary,
+        "exitcode": report.get("exitcode"),
+        "environment": report.get("environment"),
+    }
 
 
 def merge_reports(reports: dict[str, dict]) -> dict:
@@ -233,23 +357,9 @@ def merge_reports(reports: dict[str, dict]) -> dict:
                 merged["summary"][key] = merged["summary"].get(key, 0) + count
         merged["groups"][name] = {"exitcode": report.get("exitcode"), **report.get("_grader", {})}
         merged.setdefault("environment", report.get("environment"))
+        if "isolation" in report.get("_grader", {}):
+            merged.setdefault("isolation", report["_grader"]["isolation"])
     return merged
-
-
-def _read_progress(path: Path, tree: Path) -> dict:
-    """Tests that finished before a group was killed (written one line per test by the fixtures plugin)."""
-    entries = {}
-    try:
-        lines = path.read_text(encoding="utf-8").replace(f"{tree}/", "").splitlines()
-    except OSError:
-        return entries
-    for line in lines:
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        entries[entry["nodeid"]] = entry
-    return entries
 
 
 def _write_json(path: Path, data: dict) -> None:

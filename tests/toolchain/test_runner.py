@@ -331,4 +331,6 @@ def test_plugin_is_inert_without_its_option(tmp_path):
     assert "metadata" not in plain["tests"][0]
     graded = _run_pytest(tmp_path, f"--tt-grade={tmp_path / 'progress.jsonl'}")
     assert graded["tests"][0]["metadata"] == {"doc": "The hint.", "metrics": {}}
-    assert json.loads((tmp_path / "progress.jsonl").read_text())["outcome"] == "passed"
+    first, *_, last = [json.loads(line) for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
+    assert (first["kind"], first["outcome"]) == ("progress", "passed")
+    assert last["kind"] == "report" and last["report"]["tests"][0]["outcome"] == "passed"
