@@ -5,6 +5,10 @@ Reads ``DIR/<student>/results.json`` (as written by ``make grade-batch``) and wr
   timeouts, slowest tests;
 - ``gradebook.csv``: one row per student, a column per test group, the total;
 - ``report.html``: the same as one self-contained page (no scripts, no external files).
+
+Pairs of suspiciously similar submissions come from copydetect (winnowed token fingerprints,
+as MOSS does) over the files each student owns, which ``make grade-batch`` keeps in
+``DIR/<student>/submitted/``; the starter code in ``DIR/_starter/`` counts as boilerplate.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 BINS = 10
+SIMILARITY_THRESHOLD = 0.5
+"""Pairs whose copied share (of either file's tokens) exceeds this are listed."""
 
 
 def load_results(folder: Path) -> dict[str, dict]:
@@ -63,6 +69,34 @@ def summarise(results: dict[str, dict]) -> dict:
     }
 
 
+def similar_pairs(folder: Path, threshold: float = SIMILARITY_THRESHOLD) -> list[dict]:
+    """Pairs of students whose owned files overlap beyond threshold, most similar first."""
+    submitted = sorted(p for p in folder.glob("*/submitted") if p.is_dir() and any(p.rglob("*.py")))
+    if len(submitted) < 2:
+        return []
+    from copydetect import CopyDetector
+
+    starter = folder / "_starter"
+    detector = CopyDetector(test_dirs=[str(p) for p in submitted], ref_dirs=[str(p) for p in submitted],
+                            boilerplate_dirs=[str(starter)] if starter.is_dir() else [], extensions=["py"],
+                            display_t=threshold, autoopen=False, silent=True, out_file=str(folder / "copydetect.html"))
+    detector.run()
+    pairs = {}
+    for test_sim, ref_sim, test_file, ref_file, *_rest, overlap in detector.get_copied_code_list():
+        first, second = sorted((_student_of(folder, test_file), _student_of(folder, ref_file)))
+        if first == second:
+            continue
+        similarity = round(float(max(test_sim, ref_sim)), 3)
+        if similarity > pairs.get((first, second), {}).get("similarity", -1):
+            pairs[(first, second)] = {"students": [first, second], "similarity": similarity,
+                                      "file": Path(test_file).name, "tokens": int(overlap)}
+    return sorted(pairs.values(), key=lambda pair: -pair["similarity"])
+
+
+def _student_of(folder: Path, path: str) -> str:
+    return Path(path).resolve().relative_to(folder.resolve()).parts[0]
+
+
 def write_gradebook(results: dict[str, dict], path: Path) -> None:
     groups = sorted({tag for r in results.values() for t in graded_tests(r) for tag in t.get("tags", [])[:1]})
     with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -86,6 +120,10 @@ def render_html(summary: dict) -> str:
     failures = "".join(f"<tr><td>{c}</td><td><code>{e(m)}</code></td></tr>" for m, c in summary["common_failures"])
     slow = "".join(f"<tr><td>{e(n)}</td><td>{s:.2f} s</td></tr>" for n, s in summary["slowest_tests"])
     timeouts = "".join(f"<tr><td>{e(n)}</td><td>{c}</td></tr>" for n, c in summary["timeouts"].items()) or "<tr><td>none</td></tr>"
+    similar = "".join(f"<tr><td>{e(p['students'][0])}</td><td>{e(p['students'][1])}</td><td>{p['similarity']:.0%}</td>"
+                      f"<td>{e(p['file'])}</td><td>{p['tokens']}</td></tr>" for p in summary.get("similar_pairs", [])) \
+        or '<tr><td colspan="5">none above the threshold</td></tr>'
+    errors = ", ".join(e(n) for n in summary["grading_errors"]) or "none"
     scores = "".join(f"<tr><td>{e(n)}</td><td>{s:g}</td></tr>" for n, s in sorted(summary["scores"].items()))
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Class report</title><style>
 body{{font-family:sans-serif;margin:2em;max-width:1000px}} table{{border-collapse:collapse;margin-bottom:2em}}
@@ -99,6 +137,9 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}} .hist{{display:fl
 <h2>Commonest failure messages</h2><table id="failures"><tr><th>count</th><th>message</th></tr>{failures}</table>
 <h2>Timeouts</h2><table id="timeouts">{timeouts}</table>
 <h2>Slowest tests</h2><table id="slowest">{slow}</table>
+<h2>Suspiciously similar submissions</h2><p>copydetect over each student's own files, starter code ignored; threshold {SIMILARITY_THRESHOLD:.0%}.</p>
+<table id="similar"><tr><th>student</th><th>student</th><th>similarity</th><th>file</th><th>shared tokens</th></tr>{similar}</table>
+<h2>Grading errors</h2><p id="grading-errors">{errors}</p>
 <h2>Scores</h2><table id="scores"><tr><th>student</th><th>score</th></tr>{scores}</table>
 </body></html>
 """
@@ -110,6 +151,7 @@ def main(*, results: str, out: str | None = None) -> dict:
     target.mkdir(parents=True, exist_ok=True)
     all_results = load_results(folder)
     summary = summarise(all_results)
+    summary["similar_pairs"] = similar_pairs(folder)
     (target / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     write_gradebook(all_results, target / "gradebook.csv")
     (target / "report.html").write_text(render_html(summary), encoding="utf-8")

@@ -1,12 +1,15 @@
-"""make grade-batch and make report over solution, skeleton and broken submissions."""
+"""make grade-batch and make report over solution, skeleton, broken, copied and worker-killing submissions."""
 
 import csv
 import json
 import shutil
+import zipfile
 
 import pytest
 
 from coursetools import batch, report
+
+pytestmark = pytest.mark.slow  # grades six submissions (about a minute and a half on 2 cores)
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +22,15 @@ def graded_class(released_01, tmp_path_factory):
     broken = submissions / "carol" / "tinytorch" / "core"
     broken.mkdir(parents=True)
     (broken / "tensor.py").write_text("def oops(:\n")
+    killer = submissions / "dave" / "tinytorch" / "core"
+    killer.mkdir(parents=True)
+    (killer / "tensor.py").write_text("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n")
+    solution = (released_01["solution"] / "tinytorch" / "core" / "tensor.py").read_text()
+    copied = submissions / "erin" / "tinytorch" / "core"
+    copied.mkdir(parents=True)
+    (copied / "tensor.py").write_text("# my own work, honest\n" + solution.replace("other", "rhs"))
+    with zipfile.ZipFile(submissions / "frank.zip", "w") as zf:
+        zf.writestr("repo/tinytorch/core/tensor.py", solution)
     (submissions / "notes.txt").write_text("not a submission")
     results = root / "results"
     dist = released_01["gradescope"].parents[2]
@@ -26,12 +38,22 @@ def graded_class(released_01, tmp_path_factory):
     return submissions, results, scores, dist
 
 
-def test_batch_grades_each_submission(graded_class, course):
+def test_batch_grades_each_submission(graded_class, course, released_01):
     _, results, scores, _ = graded_class
     full = course.module("01").max_points
-    assert scores == {"alice": pytest.approx(full), "bob": 0.0, "carol": 0.0}
+    assert scores == {"alice": pytest.approx(full), "bob": 0.0, "carol": 0.0, "dave": 0.0,
+                      "erin": pytest.approx(full), "frank": pytest.approx(full)}
     for name in scores:
         assert (results / name / "results.json").is_file() and (results / name / "report.json").is_file()
+        json.loads((results / name / "report.json").read_text())
+    kept = results / "frank" / "submitted" / "tinytorch" / "core" / "tensor.py"
+    assert kept.read_text() == (released_01["solution"] / "tinytorch" / "core" / "tensor.py").read_text()
+
+
+def test_a_submission_that_kills_its_worker_does_not_stop_the_batch(graded_class):
+    _, results, scores, _ = graded_class
+    dave = json.loads((results / "dave" / "results.json").read_text())
+    assert dave["score"] == 0.0 and scores["erin"] > 0
 
 
 def test_batch_resumes_without_regrading(graded_class):
@@ -42,13 +64,47 @@ def test_batch_resumes_without_regrading(graded_class):
     assert marker.stat().st_mtime_ns == before
 
 
+def test_batch_regrades_a_damaged_result_and_keeps_the_others(graded_class):
+    submissions, results, _, dist = graded_class
+    damaged = results / "carol" / "results.json"
+    kept = results / "alice" / "results.json"
+    original, before = damaged.read_text(), kept.stat().st_mtime_ns
+    damaged.write_text("{ half written")
+    scores = batch.main(module="01", submissions=str(submissions), results=str(results), dist=str(dist))
+    assert scores["carol"] == 0.0 and json.loads(damaged.read_text())["tests"]
+    assert kept.stat().st_mtime_ns == before
+    assert json.loads(damaged.read_text())["score"] == json.loads(original)["score"]
+
+
 def test_report_writes_summary_gradebook_and_page(graded_class, course):
     _, results, _, _ = graded_class
     summary = report.main(results=str(results))
-    assert summary["students"] == 3 and sum(summary["histogram"]["counts"]) == 3
+    assert summary["students"] == 6 and sum(summary["histogram"]["counts"]) == 6
     assert json.loads((results / "summary.json").read_text())["scores"]["bob"] == 0.0
     rows = {row["student"]: row for row in csv.DictReader(open(results / "gradebook.csv"))}
     assert float(rows["alice"]["total"]) == pytest.approx(course.module("01").max_points)
     assert float(rows["carol"]["total"]) == 0.0
     page = (results / "report.html").read_text()
-    assert "3 submissions" in page and "id=\"pass-rate\"" in page and "could not be imported" in page
+    assert "6 submissions" in page and "id=\"pass-rate\"" in page and "could not be imported" in page
+
+
+def test_gradebook_has_a_column_per_test_group(graded_class, course):
+    _, results, _, _ = graded_class
+    report.main(results=str(results))
+    module = course.module("01")
+    with open(results / "gradebook.csv") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert list(rows["alice"]) == ["student", *sorted(g.name for g in module.groups), "total"]
+    for group in module.groups:
+        assert float(rows["alice"][group.name]) == pytest.approx(group.points, abs=0.01)
+        assert float(rows["bob"][group.name]) == 0.0
+
+
+def test_report_pairs_the_copied_submission_and_not_the_starter(graded_class):
+    _, results, _, _ = graded_class
+    summary = report.main(results=str(results))
+    pairs = {tuple(p["students"]) for p in summary["similar_pairs"]}
+    assert ("alice", "erin") in pairs and ("alice", "frank") in pairs
+    assert not any("bob" in pair for pair in pairs), "the untouched starter code must not count as copying"
+    assert summary["similar_pairs"][0]["similarity"] > 0.9
+    assert "alice" in (results / "report.html").read_text().split('id="similar"')[1]
