@@ -1,0 +1,141 @@
+"""Module 15, hidden: per-channel vs per-tensor, rounding, axes, static vs dynamic inputs, whole models."""
+
+import numpy as np
+import pytest
+
+from tinytorch.core.layers import Linear, Sequential
+from tinytorch.core.spatial import Conv2d
+from tinytorch.core.tensor import Tensor
+from tinytorch.core.transformer import GPT
+from tinytorch.perf.profiling import model_bytes
+from tinytorch.perf.quantization import (
+    ActivationRange,
+    QuantizedConv2d,
+    QuantizedLinear,
+    QuantizedTensor,
+    calibrate,
+    quantization_params,
+    quantize,
+    quantize_model,
+)
+
+
+def test_per_channel_keeps_a_small_channel_precise_where_per_tensor_does_not(rng):
+    weight = rng.standard_normal((64, 2)).astype(np.float32)
+    weight[:, 1] *= 0.001
+    per_channel, per_tensor = quantize(weight, axis=1), quantize(weight)
+    small_error_channel = np.abs(per_channel.dequantize()[:, 1] - weight[:, 1]).max()
+    small_error_tensor = np.abs(per_tensor.dequantize()[:, 1] - weight[:, 1]).max()
+    assert small_error_channel < 0.01 * small_error_tensor + 1e-9
+    assert np.ravel(per_tensor.scale).size == 1 and per_tensor.axis is None and per_channel.axis == 1
+
+
+def test_rounding_is_to_nearest_not_truncation():
+    qt = quantize(np.array([1.0, 0.996, -0.996], dtype=np.float32))  # 0.996·127 = 126.49
+    assert qt.q.tolist() == [127, 126, -126]
+    qt = quantize(np.array([1.0, 0.9985], dtype=np.float32))  # 126.8 rounds up
+    assert qt.q.tolist() == [127, 127]
+
+
+def test_negative_axis_means_the_same_channel(rng):
+    x = rng.standard_normal((3, 4, 5)).astype(np.float32)
+    np.testing.assert_array_equal(quantize(x, axis=-1).q, quantize(x, axis=2).q)
+    assert np.shape(quantize(x, axis=-1).scale) == (1, 1, 5)
+
+
+def test_axis_out_of_range_is_refused(rng):
+    with pytest.raises(ValueError, match="axis"):
+        quantize(rng.standard_normal((3, 4)), axis=2)
+
+
+def test_asymmetric_per_channel_zero_points_are_int8(rng):
+    x = np.stack([rng.uniform(5, 6, 30), rng.uniform(-9, -8, 30), rng.uniform(-1, 3, 30)], axis=1).astype(np.float32)
+    qt = quantize(x, axis=1, symmetric=False)
+    assert qt.zero_point.dtype == np.int8 and np.shape(qt.zero_point) == (1, 3)
+    assert np.all(np.abs(qt.dequantize() - x) <= np.ravel(qt.scale) / 2 * (1 + 1e-5) + 1e-7)
+
+
+def test_quantization_params_for_ranges_not_containing_zero():
+    scale, zero_point = quantization_params(2.0, 4.0, symmetric=False)
+    assert float(scale) == pytest.approx(4.0 / 255) and int(zero_point) == -128
+    scale, zero_point = quantization_params(-4.0, -2.0, symmetric=False)
+    assert float(scale) == pytest.approx(4.0 / 255) and int(zero_point) == 127
+
+
+def test_dequantize_does_not_overflow_int8():
+    qt = QuantizedTensor(np.array([-128, 127], dtype=np.int8), np.float32(0.5), np.int8(100))
+    np.testing.assert_allclose(qt.dequantize(), [-114.0, 13.5])
+
+
+def test_quantized_linear_accepts_sequences_and_no_bias(rng):
+    linear = Linear(8, 6, bias=False, rng=rng)
+    x = rng.standard_normal((2, 5, 8)).astype(np.float32)
+    got = QuantizedLinear.from_float(linear)(Tensor(x)).data
+    assert got.shape == (2, 5, 6)
+    assert np.abs(got - linear(Tensor(x)).data).max() < 0.03 * np.abs(got).max()
+
+
+def test_quantized_linear_refuses_the_wrong_width(rng):
+    with pytest.raises(ValueError):
+        QuantizedLinear.from_float(Linear(8, 6, rng=rng))(Tensor(np.zeros((2, 7), dtype=np.float32)))
+
+
+def test_per_tensor_weights_are_an_option(rng):
+    layer = QuantizedConv2d.from_float(Conv2d(2, 4, 3, rng=rng), per_channel=False)
+    assert np.ravel(layer.weight.scale).size == 1
+    layer = QuantizedLinear.from_float(Linear(5, 3, rng=rng), per_channel=False)
+    assert np.ravel(layer.weight.scale).size == 1
+
+
+def test_dynamic_inputs_follow_each_batch(rng):
+    """Without calibration a batch of tiny values keeps its precision."""
+    linear = Linear(4, 3, rng=rng)
+    layer = QuantizedLinear.from_float(linear)
+    x = (rng.standard_normal((6, 4)) * 1e-3).astype(np.float32)
+    expected = linear(Tensor(x)).data - linear.bias.data
+    got = layer(Tensor(x)).data - linear.bias.data
+    assert np.abs(got - expected).max() < 0.02 * np.abs(expected).max()
+
+
+def test_calibrated_layers_use_the_calibrated_range(rng):
+    model = Sequential(Linear(4, 3, rng=rng))
+    quantized = quantize_model(model, [Tensor(np.full((2, 4), 2.0, dtype=np.float32)),
+                                       Tensor(np.full((2, 4), -1.0, dtype=np.float32))])
+    layer = quantized.layers[0]
+    assert float(layer.input_scale) == pytest.approx(3.0 / 255)
+    assert int(layer.input_zero_point) == round(-128 + 1.0 / (3.0 / 255))
+
+
+def test_calibrate_leaves_forward_methods_alone(rng):
+    model = Sequential(Linear(4, 3, rng=rng))
+    calibrate(model, [Tensor(np.ones((1, 4), dtype=np.float32))])
+    assert "forward" not in vars(model.layers[0])
+
+
+def test_activation_range_over_batches():
+    observed = ActivationRange()
+    for batch in (np.array([0.5, 2.0]), np.array([-3.0, 1.0])):
+        observed.observe(batch)
+    assert (observed.low, observed.high) == (-3.0, 2.0)
+
+
+def test_quantize_model_on_a_single_layer(rng):
+    linear = Linear(6, 2, rng=rng)
+    assert isinstance(quantize_model(linear), QuantizedLinear)
+    assert isinstance(linear, Linear) and not isinstance(linear, QuantizedLinear)
+
+
+def test_quantized_gpt_keeps_its_predictions(rng):
+    model = GPT(vocab_size=13, embed_dim=16, num_layers=2, num_heads=2, max_seq_len=8, rng=rng)
+    tokens = rng.integers(0, 13, size=(3, 8))
+    quantized = quantize_model(model, [tokens])
+    assert isinstance(quantized.blocks[1].attention.q_proj, QuantizedLinear)
+    assert isinstance(quantized.lm_head, QuantizedLinear) and quantized.lm_head.bias is None
+    expected, got = model(tokens).data, quantized(tokens).data
+    assert np.abs(got - expected).max() < 0.05 * np.abs(expected).max()
+    assert model_bytes(quantized) < model_bytes(model)
+
+
+def test_quantized_conv_model_is_four_times_smaller(rng):
+    model = Sequential(Conv2d(64, 64, 3, rng=rng), Conv2d(64, 32, 3, rng=rng))
+    assert model_bytes(model) / model_bytes(quantize_model(model)) >= 3.9
