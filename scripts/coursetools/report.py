@@ -135,8 +135,8 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}} .hist{{display:fl
 <h2>Score histogram</h2><div class="hist" id="histogram">{bars}</div>
 <h2>Pass rate per test</h2><table id="pass-rate"><tr><th>test</th><th>passed</th></tr>{rates}</table>
 <h2>Commonest failure messages</h2><table id="failures"><tr><th>count</th><th>message</th></tr>{failures}</table>
-<h2>Timeouts</h2><table id="timeouts">{timeouts}</table>
-<h2>Slowest tests</h2><table id="slowest">{slow}</table>
+<h2>Timeouts</h2><table id="timeouts"><tr><th>test</th><th>timed out</th></tr>{timeouts}</table>
+<h2>Slowest tests</h2><table id="slowest"><tr><th>test</th><th>longest run</th></tr>{slow}</table>
 <h2>Suspiciously similar submissions</h2><p>copydetect over each student's own files, starter code ignored; threshold {SIMILARITY_THRESHOLD:.0%}.</p>
 <table id="similar"><tr><th>student</th><th>student</th><th>similarity</th><th>file</th><th>shared tokens</th></tr>{similar}</table>
 <h2>Grading errors</h2><p id="grading-errors">{errors}</p>
