@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 JOBS   ?= 2
 
-.PHONY: help setup data test release-module release-all grade grade-batch report milestone benchmark clean
+.PHONY: help setup data test release-module release-all grade grade-batch report milestone benchmark validate clean
 
 help:
 	@echo "make setup                                   create $(VENV) with everything, tinytorch editable"
@@ -16,6 +16,7 @@ help:
 	@echo "make grade MODULE=01 SUBMISSION=dir [RESULTS=file]   grade one submission like Gradescope"
 	@echo "make milestone M=04 [ARGS=--quick]           run a milestone"
 	@echo "make benchmark                               print the CNN training-step benchmark"
+	@echo "make validate [MODULE=01] [CATALOGUE=1] [SAMPLE=n]   mutation score + mistakes catalogue (all released modules without MODULE)"
 
 setup:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +51,9 @@ report:
 milestone:
 	@test -n "$(M)" || { echo "usage: make milestone M=NN [ARGS=--quick]"; exit 2; }
 	$(PY) milestones/run.py $(M) $(ARGS)
+
+validate:
+	$(PY) -m coursetools validate --module $(or $(MODULE),all) $(if $(CATALOGUE),--catalogue-only) $(if $(SAMPLE),--sample $(SAMPLE)) $(if $(WORKERS),--workers $(WORKERS))
 
 benchmark:
 	$(PY) benchmarks/cnn_step.py

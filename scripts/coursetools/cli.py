@@ -45,6 +45,16 @@ def _report(args: argparse.Namespace) -> None:
     report.main(results=args.results, out=args.out)
 
 
+def _validate(args: argparse.Namespace) -> None:
+    from coursetools import validate
+
+    results = validate.main(module=args.module, workers=args.workers,
+                            catalogue_only=args.catalogue_only, sample=args.sample,
+                            write=True if args.write else None)
+    if any(result.problems() for result in results):
+        sys.exit(1)
+
+
 def _data(args: argparse.Namespace) -> None:
     from coursetools import data
 
@@ -86,6 +96,14 @@ def parser() -> argparse.ArgumentParser:
     summary.add_argument("--results", required=True, help="the folder make grade-batch wrote")
     summary.add_argument("--out", help="where to write (default: the results folder)")
     summary.set_defaults(run=_report)
+
+    check = verbs.add_parser("validate", help="mutation analysis of the solution regions and the mistakes catalogue")
+    check.add_argument("--module", default="all", help="module number, e.g. 01, or 'all' released modules")
+    check.add_argument("--workers", type=int, default=2, help="variants graded at once")
+    check.add_argument("--catalogue-only", action="store_true", help="grade the catalogued mistakes only")
+    check.add_argument("--sample", type=int, help="grade only this many mutants (fixed seed per module)")
+    check.add_argument("--write", action="store_true", help="write validation/reports/ even for a partial run")
+    check.set_defaults(run=_validate)
 
     data = verbs.add_parser("data", help="put the datasets where the loaders look (copy from a mirror or download)")
     data.add_argument("--dest", help="data folder (default: $TINYTORCH_DATA or ~/.tinytorch/data)")

@@ -1,0 +1,195 @@
+"""Assessment validity: do a module's tests tell a right implementation from a wrong one?
+
+For a released module, ``make validate MODULE=NN``:
+
+1. builds the module's grader bundle once and grades the unchanged reference (full marks
+   required; its time sets each variant's budget);
+2. grades every catalogued student mistake (``validation/NN_slug/mistakes/*.patch``) in full,
+   through the visible and hidden groups: each must lose points, and the report names the
+   tests that caught it;
+3. grades every mutant of the solution regions (``coursetools.mutants``), stopping at the first
+   group that loses points; mutants marked equivalent (``validation/NN_slug/equivalent.toml``)
+   leave the score's denominator;
+4. prints the mutation score and each survivor with its diff, and (for a full run) writes
+   ``validation/reports/NN_slug.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from coursetools.equivalents import load_marks
+from coursetools.manifest import Course, Module, load_course
+from coursetools.mistakes import MIN_MISTAKES, Mistake, apply_mistake, load_catalogue
+from coursetools.mutants import Mutant, mutants_of_file
+from coursetools.validation_report import print_summary, write_reports
+from coursetools.variant_grading import GradingBench
+
+SCORE_GOAL = 90.0
+"""Every released module's mutation score must reach this (percent)."""
+
+
+@dataclass
+class MistakeResult:
+    name: str
+    description: str
+    points_lost: float
+    caught_by: list[str]
+
+
+@dataclass
+class MutantResult:
+    mutant: Mutant
+    caught: bool
+    first_failed: str = ""
+    equivalent_reason: str = ""
+
+
+@dataclass
+class ModuleValidation:
+    """Everything one validation run found for one module."""
+
+    module: Module
+    max_score: float
+    mistakes: list[MistakeResult] = field(default_factory=list)
+    mutants: list[MutantResult] = field(default_factory=list)
+    stale_marks: list[str] = field(default_factory=list)
+    mutants_run: bool = False
+    sampled: bool = False
+    seconds: float = 0.0
+
+    @property
+    def caught(self) -> list[MutantResult]:
+        return [m for m in self.mutants if m.caught]
+
+    @property
+    def equivalent(self) -> list[MutantResult]:
+        return [m for m in self.mutants if not m.caught and m.equivalent_reason]
+
+    @property
+    def survivors(self) -> list[MutantResult]:
+        return [m for m in self.mutants if not m.caught and not m.equivalent_reason]
+
+    @property
+    def score(self) -> float:
+        """Caught mutants as a percentage of the non-equivalent ones (100 when there are none)."""
+        counted = len(self.mutants) - len(self.equivalent)
+        return round(100.0 * len(self.caught) / counted, 1) if counted else 100.0
+
+    @property
+    def uncaught_mistakes(self) -> list[MistakeResult]:
+        return [m for m in self.mistakes if m.points_lost <= 0]
+
+    def problems(self) -> list[str]:
+        """Why this module fails validation (empty: it passes)."""
+        found = [f"mistake '{m.name}' loses no points" for m in self.uncaught_mistakes]
+        if len(self.mistakes) < MIN_MISTAKES:
+            found.append(f"the catalogue has {len(self.mistakes)} mistakes; a released module needs {MIN_MISTAKES}")
+        if self.mutants_run and not self.sampled and self.score < SCORE_GOAL:
+            found.append(f"mutation score {self.score:g}% is below {SCORE_GOAL:g}%")
+        return found
+
+
+def main(*, module: str = "all", workers: int = 2, catalogue_only: bool = False,
+         sample: int | None = None, write: bool | None = None) -> list[ModuleValidation]:
+    """Validate one released module ("01") or every released one ("all"); print and report.
+
+    Args:
+        catalogue_only: grade the mistakes only (what CI runs on every module).
+        sample: grade this many mutants, drawn at random with a fixed seed per module.
+        write: write validation/reports/ (default: only for a full run).
+    """
+    course = load_course()
+    modules = course.released() if module == "all" else [course.module(module)]
+    for chosen in modules:
+        if not chosen.released:
+            raise ValueError(f"module {chosen.number} is not released (status = {chosen.status!r} in the manifest); "
+                             "validate a released module")
+    write = (not catalogue_only and sample is None) if write is None else write
+    results = []
+    for chosen in modules:
+        outcome = validate_module(course, chosen, workers=workers,
+                                  catalogue_only=catalogue_only, sample=sample)
+        print_summary(outcome)
+        if write:
+            for path in write_reports(course, outcome):
+                print(f"wrote {path.relative_to(course.root)}")
+        results.append(outcome)
+    return results
+
+
+def validate_module(course: Course, module: Module, *, workers: int = 2, catalogue_only: bool = False,
+                    sample: int | None = None) -> ModuleValidation:
+    """Grade the module's mistakes and (unless catalogue_only) its mutants.
+
+    The bundle is built in a private folder: a concurrent ``make release`` must not swap it mid-run.
+    """
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="tt-validate-") as dist:
+        result = _validate_with_bundle(GradingBench.build(course, module, Path(dist)), workers=workers,
+                                       catalogue_only=catalogue_only, sample=sample)
+    result.seconds = round(time.monotonic() - started, 1)
+    return result
+
+
+def _validate_with_bundle(bench: GradingBench, *, workers: int, catalogue_only: bool,
+                          sample: int | None) -> ModuleValidation:
+    course, module = bench.course, bench.module
+    baseline = bench.calibrate()
+    result = ModuleValidation(module=module, max_score=baseline.max_score)
+    result.mistakes = grade_mistakes(bench, load_catalogue(course, module), workers=workers)
+    if not catalogue_only:
+        mutants = module_mutants(bench)
+        if sample is not None and sample < len(mutants):
+            mutants = random.Random(int(module.number)).sample(mutants, sample)
+            result.sampled = True
+        marks = load_marks(course, module)
+        result.mutants = grade_mutants(bench, mutants, marks, workers=workers)
+        result.mutants_run = True
+        if not result.sampled:
+            still_needed = {m.mutant.id for m in result.mutants if not m.caught}
+            result.stale_marks = sorted(set(marks) - still_needed)
+    return result
+
+
+def module_mutants(bench: GradingBench) -> list[Mutant]:
+    found = []
+    for relative, text in bench.reference_texts().items():
+        found += mutants_of_file(text, relative)
+    return found
+
+
+def grade_mistakes(bench: GradingBench, mistakes: list[Mistake], *, workers: int) -> list[MistakeResult]:
+    """Grade each mistake in full (all groups), so the report can say which tests caught it."""
+
+    def grade_one(mistake: Mistake) -> MistakeResult:
+        grade = bench.grade(apply_mistake(bench.course, bench.module, mistake), stop_early=False)
+        return MistakeResult(mistake.name, mistake.description, grade.points_lost, grade.failed)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(grade_one, mistakes))
+
+
+def grade_mutants(bench: GradingBench, mutants: list[Mutant], marks: dict[str, str], *,
+                  workers: int) -> list[MutantResult]:
+    """Grade each mutant until its first failing group; print one progress line per mutant."""
+    originals = bench.reference_texts()
+    total = len(mutants)
+
+    def grade_one(job: tuple[int, Mutant]) -> MutantResult:
+        number, mutant = job
+        grade = bench.grade({**originals, mutant.path: mutant.mutated_text}, stop_early=True)
+        verdict = "caught" if grade.caught else ("equivalent" if mutant.id in marks else "SURVIVED")
+        print(f"  [{number}/{total}] {verdict:<10} {grade.seconds:5.1f}s  {mutant.region}: {mutant.operator} "
+              f"line {mutant.line}", file=sys.stderr, flush=True)
+        return MutantResult(mutant, grade.caught, grade.failed[0] if grade.failed else "",
+                            "" if grade.caught else marks.get(mutant.id, ""))
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(grade_one, enumerate(mutants, start=1)))

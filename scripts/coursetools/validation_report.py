@@ -1,0 +1,114 @@
+"""Renderings of a module's validation: a terminal summary, a JSON report and a Markdown page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from coursetools.mutants import OPERATORS
+
+if TYPE_CHECKING:  # imported for type hints only: validate imports this module
+    from coursetools.manifest import Course
+    from coursetools.validate import ModuleValidation
+
+COMMAND = "make validate MODULE={number}"
+"""The command that produces a committed report."""
+
+
+def reports_dir(course: Course) -> Path:
+    return course.root / "validation" / "reports"
+
+
+def to_dict(result: ModuleValidation) -> dict:
+    """The report as plain JSON data (no timings per mutant, so reruns differ little)."""
+    module = result.module
+    data = {
+        "module": module.number,
+        "slug": module.slug,
+        "command": COMMAND.format(number=module.number),
+        "tool": "cosmic-ray operators, restricted to solution regions (coursetools.mutants)",
+        "operators": list(OPERATORS),
+        "max_score": result.max_score,
+        "seconds": result.seconds,
+        "mistakes": [
+            {"name": m.name, "description": m.description, "points_lost": m.points_lost, "caught_by": m.caught_by}
+            for m in result.mistakes
+        ],
+    }
+    if result.mutants_run:
+        data["mutation"] = {
+            "generated": len(result.mutants),
+            "caught": len(result.caught),
+            "survived": len(result.survivors),
+            "equivalent_marked": len(result.equivalent),
+            "score": result.score,
+            "sampled": result.sampled,
+        }
+        data["survivors"] = [_mutant_entry(m) for m in result.survivors]
+        data["equivalent"] = [{**_mutant_entry(m), "reason": m.equivalent_reason} for m in result.equivalent]
+        data["stale_marks"] = result.stale_marks
+        data["caught"] = [{"id": m.mutant.id, "first_failed": m.first_failed} for m in result.caught]
+    return data
+
+
+def _mutant_entry(item) -> dict:
+    mutant = item.mutant
+    return {"id": mutant.id, "region": mutant.region, "operator": mutant.operator, "line": mutant.line,
+            "diff": mutant.diff}
+
+
+def to_markdown(result: ModuleValidation) -> str:
+    module = result.module
+    lines = [f"# Validation of module {module.number} ({module.slug})", "",
+             f"Produced by `{COMMAND.format(number=module.number)}` in {result.seconds:g} s.", ""]
+    if result.mutants_run:
+        lines += ["| mutants generated | caught | survived | equivalent-marked | mutation score |",
+                  "|---:|---:|---:|---:|---:|",
+                  f"| {len(result.mutants)} | {len(result.caught)} | {len(result.survivors)} | "
+                  f"{len(result.equivalent)} | **{result.score:g}%** |", ""]
+    lines += ["## Catalogued mistakes", "", "| mistake | points lost | caught by |", "|---|---:|---|"]
+    for m in result.mistakes:
+        caught_by = "; ".join(m.caught_by[:3]) + (f" (+{len(m.caught_by) - 3} more)" if len(m.caught_by) > 3 else "")
+        lines.append(f"| `{m.name}`: {m.description} | {m.points_lost:g} / {result.max_score:g} | "
+                     f"{caught_by or '**NOT CAUGHT**'} |")
+    if result.mutants_run:
+        lines += ["", "## Surviving mutants", ""]
+        lines += [f"- `{m.mutant.id}`\n\n```diff\n{m.mutant.diff}```\n" for m in result.survivors] or ["None."]
+        lines += ["", "## Equivalent-marked mutants", ""]
+        lines += [f"- `{m.mutant.id}`: {m.equivalent_reason}" for m in result.equivalent] or ["None."]
+        if result.stale_marks:
+            lines += ["", "## Stale equivalent marks (no such mutant, or now caught)", ""]
+            lines += [f"- `{mark}`" for mark in result.stale_marks]
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(course: Course, result: ModuleValidation) -> list[Path]:
+    folder = reports_dir(course)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / result.module.dirname
+    json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
+    json_path.write_text(json.dumps(to_dict(result), indent=1) + "\n", encoding="utf-8")
+    md_path.write_text(to_markdown(result), encoding="utf-8")
+    return [json_path, md_path]
+
+
+def print_summary(result: ModuleValidation) -> None:
+    """Mistakes, mutation score and every survivor with its diff, for the terminal."""
+    module = result.module
+    print(f"\n== module {module.number} ({module.slug}): validated in {result.seconds:g} s")
+    for m in result.mistakes:
+        verdict = f"loses {m.points_lost:g}" if m.points_lost > 0 else "NOT CAUGHT"
+        first = f" (first: {m.caught_by[0]})" if m.caught_by else ""
+        print(f"  mistake {m.name:<40} {verdict}{first}")
+    if result.mutants_run:
+        kind = "sampled " if result.sampled else ""
+        print(f"  {kind}mutants: {len(result.mutants)} generated, {len(result.caught)} caught, "
+              f"{len(result.survivors)} survived, {len(result.equivalent)} equivalent-marked; "
+              f"mutation score {result.score:g}%")
+        for m in result.survivors:
+            print(f"  SURVIVOR {m.mutant.id}\n{m.mutant.diff}")
+        for mark in result.stale_marks:
+            print(f"  stale equivalent mark (no such mutant, or now caught): {mark}")
+    for problem in result.problems():
+        print(f"  PROBLEM: {problem}")

@@ -1,0 +1,125 @@
+"""Grade variants of a module's reference (mutants, catalogued mistakes) through the real grader.
+
+A full ``make grade`` unzips the bundle and starts ``run_autograder`` for every submission;
+for hundreds of variants that start-up dominates. Here the bundle is built once and each
+variant is graded by the grader runtime's own steps (``Workspace``, ``overlay``,
+``grade_group``): a fresh copy of the bundle's tree, the variant's owned file overlaid, and
+each test group (visible and hidden) run in its own killable pytest process, exactly as on
+Gradescope. Only the loop over groups is ours, so that a mutant can stop at the first group
+that loses points.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tinytorch_grader.run import Workspace, grade_group, overlay
+
+from coursetools.bundle import build_bundles
+from coursetools.manifest import Course, Module
+from coursetools.markers import render
+from coursetools.skeleton import module_label
+
+BUDGET_FACTOR = 5
+"""A variant may take this many times the reference's grading time (it may loop forever)."""
+MIN_BUDGET = 60.0
+
+
+@dataclass
+class VariantGrade:
+    """What grading one variant gave."""
+
+    score: float
+    max_score: float
+    failed: list[str] = field(default_factory=list)
+    """Tests that lost points, as students see them ("<group title> › <test>")."""
+    seconds: float = 0.0
+    complete: bool = True
+    """False when grading stopped at the first group that lost points."""
+
+    @property
+    def points_lost(self) -> float:
+        return round(self.max_score - self.score, 4)
+
+    @property
+    def caught(self) -> bool:
+        return self.points_lost > 1e-9
+
+
+@dataclass
+class GradingBench:
+    """A module's bundle, built once, ready to grade variants of its reference files."""
+
+    course: Course
+    module: Module
+    source: Path
+    """The unzipped bundle (grader.json, tree/, reference_copy/)."""
+    config: dict
+    budget: float = 0.0
+    """Seconds a variant may take; set from the reference's own grading time."""
+    catches: Counter = field(default_factory=Counter)
+    """Variants each group has caught so far: the best catchers run first when stopping early."""
+
+    @classmethod
+    def build(cls, course: Course, module: Module, dist: Path) -> "GradingBench":
+        folder = build_bundles(course, module, dist)["gradescope_dir"]
+        config = json.loads((folder / "grader.json").read_text(encoding="utf-8"))
+        return cls(course, module, folder, config, budget=module.budget)
+
+    def reference_texts(self) -> dict[str, str]:
+        """The module's owned files as they are in reference/, markers included."""
+        return {relative: (self.course.root / "reference" / relative).read_text(encoding="utf-8")
+                for relative in self.module.files}
+
+    def calibrate(self) -> VariantGrade:
+        """Grade the unchanged reference; it must score full marks. Sets the per-variant budget."""
+        baseline = self.grade(self.reference_texts(), stop_early=False)
+        if baseline.caught:
+            raise RuntimeError(f"module {self.module.number}: the reference itself loses {baseline.points_lost:g} "
+                               f"points ({', '.join(baseline.failed[:3])}); fix it before validating")
+        self.budget = min(self.module.budget, max(MIN_BUDGET, BUDGET_FACTOR * baseline.seconds))
+        return baseline
+
+    def grade(self, texts: dict[str, str], *, stop_early: bool) -> VariantGrade:
+        """Grade reference files given as text (markers allowed) like a submission."""
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="tt-variant-") as scratch:
+            root = Path(scratch)
+            submission = root / "submission"
+            for relative, text in texts.items():
+                target = submission / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(self.as_submitted(text, relative), encoding="utf-8")
+            workspace = Workspace(source=self.source, scratch=root / "work", budget=self.budget)
+            workspace.scratch.mkdir()
+            shutil.copytree(self.source / "tree", workspace.tree)
+            missing = overlay(list(self.module.files), submission, workspace.tree)
+            result = VariantGrade(score=0.0, max_score=sum(g["points"] for g in self.config["groups"]))
+            for index, group in self.groups_in_order():
+                expected = self.config["expected"].get(group["name"], [])
+                outcomes, _ = grade_group(group, index, expected, workspace, missing)
+                result.score += sum(o.score for o in outcomes)
+                result.failed += [o.name for o in outcomes if not o.passed]
+                if stop_early and result.failed:
+                    self.catches[group["name"]] += 1
+                    result.complete = False
+                    break
+        result.seconds = round(time.monotonic() - started, 2)
+        return result
+
+    def groups_in_order(self) -> list[tuple[int, dict]]:
+        """Groups with their manifest index: timed groups last (slow, and least likely to catch),
+        then the groups that caught most variants so far first."""
+        indexed = list(enumerate(self.config["groups"], start=1))
+        return sorted(indexed, key=lambda item: (bool(item[1].get("max_ratio")), -self.catches[item[1]["name"]]))
+
+    def as_submitted(self, text: str, relative: str) -> str:
+        """What a student would hand in: the solution rendering (marker lines dropped)."""
+        return render(text, mode="solution", path=relative, module_label=module_label(self.module),
+                      context=self.course.context())
