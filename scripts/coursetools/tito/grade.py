@@ -96,14 +96,15 @@ def expected_tests(ws: Workspace, module: ModuleInfo, tree: Path, probe: Path) -
     for relative in module.files:
         shutil.copyfile(ws.starter_dir / relative, probe / relative)
     env = {**os.environ, "PYTHONPATH": str(probe)}
-    expected = {}
-    for group in module.visible_groups:
-        done = subprocess.run([sys.executable, "-m", "pytest", group.path, "--collect-only", "-q", "-c",
-                               str(probe / "pytest.ini"), "--rootdir", str(probe), "-p", "no:cacheprovider"],
-                              cwd=probe, env=env, capture_output=True, text=True, check=False)
-        expected[group.name] = [line.strip() for line in done.stdout.splitlines() if "::" in line]
-        if not expected[group.name]:
-            raise TitoError(f"collecting {group.path} on the starter code found no tests:\n{done.stdout[-1500:]}")
+    paths = [group.path for group in module.visible_groups]
+    done = subprocess.run([sys.executable, "-m", "pytest", *paths, "--collect-only", "-q", "-c",
+                           str(probe / "pytest.ini"), "--rootdir", str(probe), "-p", "no:cacheprovider"],
+                          cwd=probe, env=env, capture_output=True, text=True, check=False)
+    ids = [line.strip() for line in done.stdout.splitlines() if "::" in line]
+    expected = {group.name: [i for i in ids if i.split("::")[0] == group.path] for group in module.visible_groups}
+    empty = [group.path for group in module.visible_groups if not expected[group.name]]
+    if empty:
+        raise TitoError(f"collecting {', '.join(empty)} on the starter code found no tests:\n{done.stdout[-1500:]}")
     return expected
 
 

@@ -54,7 +54,8 @@ def parser() -> argparse.ArgumentParser:
     _number(_add(module_verbs, "start", module.start, "create the module's missing files and notebook (never overwrites)", shared))
     test = _add(module_verbs, "test", module.test, "run the module's visible tests", shared)
     _number(test)
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest (e.g. -k matmul)")
+    test.add_argument("pytest_args", nargs="*", metavar="PYTEST_ARG",
+                      help="after --, passed on to pytest: tito module test 01 -- -k matmul")
     _number(_add(module_verbs, "complete", module.complete, "run the tests; mark the module completed when all pass", shared))
     reset = _add(module_verbs, "reset", module.reset, "back up your files, then restore the starter code", shared)
     _number(reset)

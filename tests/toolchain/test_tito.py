@@ -1,0 +1,149 @@
+"""tito in a fresh student repository of module 01 and in the course repository.
+
+tito runs here as the student gets it: the copy shipped in the skeleton's tools/, with the
+skeleton first on the path (what ``pip install -e .`` in the skeleton gives).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from coursetools.grade import grade_with_bundle
+from coursetools.skeleton import shipped_toolchain
+from coursetools.tito.errors import FAILED, OK, USAGE
+from coursetools.tito.main import parser
+
+ROOT = Path(__file__).resolve().parents[2]
+TENSOR = Path("tinytorch/core/tensor.py")
+
+
+def tito(repo: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the tito shipped in ``repo`` (its tools/ and package first on the path)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo / "tools"), str(repo)])}
+    return subprocess.run([sys.executable, "-m", "coursetools.tito.main", *args], cwd=cwd or repo, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def tito_json(repo: Path, *args: str, code: int = OK) -> dict:
+    done = tito(repo, *args, "--json")
+    assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+@pytest.fixture
+def student(released_01, tmp_path) -> Path:
+    """A fresh copy of module 01's skeleton, as a student clones it."""
+    return Path(shutil.copytree(released_01["skeleton"], tmp_path / "01_tensor"))
+
+
+def test_status_of_a_fresh_skeleton_counts_the_stubs(student):
+    status = tito_json(student, "module", "status")
+    (own,) = [m for m in status["modules"] if m["number"] == "01"]
+    assert status["workspace"] == "student" and status["assigned"] == "01"
+    assert own["phase"] == "not started" and own["stubs_left"] > 5 and own["last_test"] is None
+
+
+@pytest.mark.slow
+def test_test_and_grade_agree_with_make_grade(student, released_01, tmp_path):
+    tested = tito_json(student, "module", "test", "01", code=FAILED)
+    graded = tito_json(student, "grade", "01", code=FAILED)
+    assert tested["passed"] == 0 and tested["total"] > 0 and graded["score"] == 0.0
+
+    shutil.copyfile(released_01["solution"] / TENSOR, student / TENSOR)
+    tested = tito_json(student, "module", "test", "01")
+    graded = tito_json(student, "grade", "01")
+    assert tested["all_passed"] and tested["points"] == pytest.approx(tested["max_points"], abs=0.01)
+    reference = grade_with_bundle(released_01["gradescope"], student, tmp_path / "make-grade" / "results.json")
+    visible = {t["name"]: t["score"] for t in reference["tests"]
+               if t["visibility"] == "visible" and "summary" not in t["tags"]}
+    assert {t["name"]: t["score"] for t in graded["tests"]} == visible
+    assert graded["score"] == pytest.approx(tested["points"], abs=0.01) == pytest.approx(sum(visible.values()), abs=0.01)
+    status = tito_json(student, "module", "status", "01")
+    assert status["modules"][0]["phase"] == "tests passing" and status["modules"][0]["stubs_left"] == 0
+
+
+def test_start_never_overwrites_and_recreates_only_what_is_missing(student):
+    work = (student / TENSOR).read_text() + "\n# my work in progress\n"
+    (student / TENSOR).write_text(work)
+    notebook = student / "notebooks" / "core" / "tensor.ipynb"
+    notebook.unlink()
+    started = tito_json(student, "module", "start", "01")
+    assert started["created"] == ["notebooks/core/tensor.ipynb"] and str(TENSOR) in started["kept"]
+    assert (student / TENSOR).read_text() == work and notebook.is_file()
+
+
+def test_reset_asks_then_backs_up_and_says_where(student):
+    work = (student / TENSOR).read_text().replace("# %%", "# %% my cells", 1)
+    (student / TENSOR).write_text(work)
+    refused = tito(student, "module", "reset", "01")
+    assert refused.returncode == USAGE and "--yes" in refused.stderr
+    assert (student / TENSOR).read_text() == work
+    reset = tito_json(student, "module", "reset", "01", "--yes")
+    backup = Path(reset["backup"])
+    assert backup.is_relative_to(student / ".tito" / "local" / "backups")
+    assert (backup / TENSOR).read_text() == work
+    assert (student / TENSOR).read_text() == (student / ".tito" / "starter" / TENSOR).read_text()
+
+
+def test_plain_text_when_piped(student):
+    listed = tito(student, "module", "list")
+    assert listed.returncode == OK and "\x1b[" not in listed.stdout
+    assert "01" in listed.stdout and "Tensor" in listed.stdout
+
+
+def test_exit_codes_name_the_problem(student, tmp_path):
+    unknown = tito(student, "module", "test", "42")
+    assert unknown.returncode == USAGE and "no module '42'" in unknown.stderr
+    bench = tito(student, "benchmark", "run", "--event", "mlp_sprint")
+    assert bench.returncode == USAGE and "module 19" in bench.stderr
+    data = tito(student, "data", "--check")
+    assert data.returncode == USAGE and "module 08" in data.stderr
+    milestones = tito(student, "milestone", "list")
+    assert milestones.returncode == USAGE and "course repository" in milestones.stderr
+    outside = tito(student, "module", "status", cwd=tmp_path)
+    assert outside.returncode == USAGE and "not inside a TinyTorch repository" in outside.stderr
+
+
+def test_doctor_sees_the_student_package(student):
+    doctor = tito_json(student, "system", "doctor")
+    checks = {c["name"]: c for c in doctor["checks"]}
+    assert checks["tinytorch"]["ok"] and str(student) in checks["tinytorch"]["found"]
+    assert "BLAS" in checks["NumPy"]["found"] and doctor["ok"]
+
+
+def test_skeleton_ships_only_the_toolchain_tito_needs(student):
+    shipped = {p.relative_to(student / "tools" / "coursetools").as_posix()
+               for p in (student / "tools" / "coursetools").rglob("*.py")}
+    assert shipped == set(shipped_toolchain(ROOT / "scripts" / "coursetools"))
+    assert {"grade.py", "manifest.py", "tito/main.py"} <= shipped and "markers.py" not in shipped
+    assert (student / "tools" / "tinytorch_grader" / "run.py").is_file()
+    assert 'tito = "coursetools.tito:main"' in (student / "pyproject.toml").read_text()
+
+
+def test_course_repository_status_reads_the_manifest(course):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    done = subprocess.run([sys.executable, "-m", "coursetools.tito.main", "module", "status", "--json"],
+                          cwd=ROOT / "docs", env=env, capture_output=True, text=True, timeout=120)
+    status = json.loads(done.stdout)
+    assert status["workspace"] == "course"
+    assert [m["number"] for m in status["modules"]] == [m.number for m in course.modules]
+    for module, described in zip(course.modules, status["modules"]):
+        assert described["max_points"] == pytest.approx(module.max_points)
+        assert (described["phase"] == "planned") == (not module.released)
+
+
+@pytest.mark.parametrize("command", [
+    [], ["setup"], ["system"], ["system", "doctor"], ["module"], ["module", "list"], ["module", "status"],
+    ["module", "start"], ["module", "test"], ["module", "complete"], ["module", "reset"], ["milestone"],
+    ["milestone", "list"], ["milestone", "run"], ["milestone", "status"], ["benchmark"], ["benchmark", "run"],
+    ["grade"], ["data"],
+])
+def test_help_everywhere(command, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        parser().parse_args([*command, "--help"])
+    assert stopped.value.code == 0 and "usage: tito" in capsys.readouterr().out
