@@ -165,11 +165,13 @@ def module_mutants(bench: GradingBench) -> list[Mutant]:
     return found
 
 
-def grade_mistakes(bench: GradingBench, mistakes: list[Mistake], *, workers: int) -> list[MistakeResult]:
-    """Grade each mistake in full (all groups), so the report can say which tests caught it."""
+def grade_mistakes(bench: GradingBench, mistakes: list[Mistake], *, workers: int,
+                   full: bool = True) -> list[MistakeResult]:
+    """Grade each mistake; in full (all groups) the report can say every test that caught it,
+    otherwise grading stops at the first group that loses points (enough to know it is caught)."""
 
     def grade_one(mistake: Mistake) -> MistakeResult:
-        grade = bench.grade(apply_mistake(bench.course, bench.module, mistake), stop_early=False)
+        grade = bench.grade(apply_mistake(bench.course, bench.module, mistake), stop_early=not full)
         return MistakeResult(mistake.name, mistake.description, grade.points_lost, grade.failed)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:

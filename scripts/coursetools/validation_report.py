@@ -70,7 +70,7 @@ def to_markdown(result: ModuleValidation) -> str:
     lines += ["## Catalogued mistakes", "", "| mistake | points lost | caught by |", "|---|---:|---|"]
     for m in result.mistakes:
         caught_by = "; ".join(m.caught_by[:3]) + (f" (+{len(m.caught_by) - 3} more)" if len(m.caught_by) > 3 else "")
-        lines.append(f"| `{m.name}`: {m.description} | {m.points_lost:g} / {result.max_score:g} | "
+        lines.append(f"| `{m.name}`: {m.description} | {m.points_lost:.2f} / {result.max_score:g} | "
                      f"{caught_by or '**NOT CAUGHT**'} |")
     if result.mutants_run:
         lines += ["", "## Surviving mutants", ""]
@@ -98,7 +98,7 @@ def print_summary(result: ModuleValidation) -> None:
     module = result.module
     print(f"\n== module {module.number} ({module.slug}): validated in {result.seconds:g} s")
     for m in result.mistakes:
-        verdict = f"loses {m.points_lost:g}" if m.points_lost > 0 else "NOT CAUGHT"
+        verdict = f"loses {m.points_lost:.2f}" if m.points_lost > 0 else "NOT CAUGHT"
         first = f" (first: {m.caught_by[0]})" if m.caught_by else ""
         print(f"  mistake {m.name:<40} {verdict}{first}")
     if result.mutants_run:
