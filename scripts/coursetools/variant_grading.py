@@ -2,24 +2,23 @@
 
 A full ``make grade`` unzips the bundle and starts ``run_autograder`` for every submission;
 for hundreds of variants that start-up dominates. Here the bundle is built once and each
-variant is graded by the grader runtime's own steps (``Workspace``, ``overlay``,
-``grade_group``): a fresh copy of the bundle's tree, the variant's owned file overlaid, and
-each test group (visible and hidden) run in its own killable pytest process, exactly as on
-Gradescope. Only the loop over groups is ours, so that a mutant can stop at the first group
-that loses points.
+variant is graded by the grader runtime's own ``grade(config, source, submission)``: a fresh
+copy of the bundle's tree, the variant's owned file overlaid, each test group (visible and
+hidden) in its own killable pytest process, exactly as on Gradescope. The runtime is called
+with a one-group slice of ``grader.json`` at a time, so that a mutant can stop at the first
+group that loses points, and with the variant's remaining time as the module's budget.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinytorch_grader.run import Workspace, grade_group, overlay
+from tinytorch_grader.run import MIN_GROUP_SECONDS, grade
 
 from coursetools.bundle import build_bundles
 from coursetools.manifest import Course, Module
@@ -89,27 +88,28 @@ class GradingBench:
     def grade(self, texts: dict[str, str], *, stop_early: bool) -> VariantGrade:
         """Grade reference files given as text (markers allowed) like a submission."""
         started = time.monotonic()
+        result = VariantGrade(score=0.0, max_score=sum(g["points"] for g in self.config["groups"]))
         with tempfile.TemporaryDirectory(prefix="tt-variant-") as scratch:
-            root = Path(scratch)
-            submission = root / "submission"
+            submission = Path(scratch)
             for relative, text in texts.items():
                 target = submission / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(self.as_submitted(text, relative), encoding="utf-8")
-            workspace = Workspace(source=self.source, scratch=root / "work", budget=self.budget)
-            workspace.scratch.mkdir()
-            shutil.copytree(self.source / "tree", workspace.tree)
-            missing = overlay(list(self.module.files), submission, workspace.tree)
-            result = VariantGrade(score=0.0, max_score=sum(g["points"] for g in self.config["groups"]))
-            for index, group in self.groups_in_order():
-                expected = self.config["expected"].get(group["name"], [])
-                outcomes, _ = grade_group(group, index, expected, workspace, missing)
-                result.score += sum(o.score for o in outcomes)
-                result.failed += [o.name for o in outcomes if not o.passed]
+            for _, group in self.groups_in_order():
+                left = self.budget - (time.monotonic() - started)
+                if left < MIN_GROUP_SECONDS:
+                    result.failed.append(f"{group['title']} (not run: the variant used up its {self.budget:g} s)")
+                    result.complete = False
+                    break
+                config = {**self.config, "module": {**self.config["module"], "budget": left}, "groups": [group]}
+                graded, _ = grade(config, self.source, submission)
+                result.score += sum(outcome.score for outcome in graded.tests)
+                result.failed += [outcome.name for outcome in graded.tests if not outcome.passed]
                 if stop_early and result.failed:
                     self.catches[group["name"]] += 1
                     result.complete = False
                     break
+        result.score = round(result.score, 6)
         result.seconds = round(time.monotonic() - started, 2)
         return result
 
