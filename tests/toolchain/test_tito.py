@@ -137,6 +137,23 @@ def test_course_repository_status_reads_the_manifest(course):
         assert (described["phase"] == "planned") == (not module.released)
 
 
+@pytest.mark.slow
+def test_benchmark_runs_module_19s_event_in_the_course_repository(tmp_path):
+    from tinytorch.core.dataloader import data_root
+
+    if not (data_root() / "mnist" / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip("MNIST is not in the data folder (make data puts it there)")
+    out = tmp_path / "submission.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    done = subprocess.run([sys.executable, "-m", "coursetools.tito.main", "benchmark", "run", "--event", "mlp_sprint",
+                           "--steps", "3", "--out", str(out), "--json"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == FAILED, done.stderr[-2000:]  # 3 steps cannot reach the 95% floor
+    submission = json.loads(done.stdout)["submission"]
+    assert submission["valid"] is False and 0.0 <= submission["quality"]["value"] < 0.95
+    assert json.loads(out.read_text())["event"] == "mlp_sprint"
+
+
 @pytest.mark.parametrize("command", [
     [], ["setup"], ["system"], ["system", "doctor"], ["module"], ["module", "list"], ["module", "status"],
     ["module", "start"], ["module", "test"], ["module", "complete"], ["module", "reset"], ["milestone"],

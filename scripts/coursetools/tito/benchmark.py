@@ -1,13 +1,22 @@
-"""``tito benchmark run --event NAME``: a TinyMLPerf event of module 19 on your tinytorch."""
+"""``tito benchmark run --event NAME``: a TinyMLPerf event of module 19 on this repository's tinytorch.
+
+It trains the event's baseline model (or calls ``--model FILE:FUNCTION`` for one of your own),
+measures it with ``tinytorch.bench.run_event`` and prints quality, latency, throughput and
+memory; ``--out`` writes the schema-checked submission JSON. Exit code 1: the model did not
+reach the event's quality floor, so the submission is not valid.
+"""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 from coursetools.tito.errors import FAILED, OK, TitoError
 from coursetools.tito.output import Output
 from coursetools.tito.workspace import Workspace
 
 EVENTS = ("mlp_sprint", "cnn_marathon", "transformer_decathlon")
-"""The event names the command accepts; module 19's ``tinytorch.bench.EVENTS`` is checked too."""
+"""The event names the command line accepts; module 19's ``tinytorch.bench.EVENTS`` is checked too."""
 
 
 def bench_module():
@@ -18,18 +27,64 @@ def bench_module():
         raise TitoError("module 19 (benchmarking, tinytorch.bench) is not released yet in this tinytorch; "
                         "the TinyMLPerf events arrive with it") from None
     if not hasattr(bench, "run_event"):
-        raise TitoError("tinytorch.bench has no run_event(name) yet; finish module 19 first")
+        raise TitoError("tinytorch.bench has no run_event yet; finish module 19 first")
     return bench
 
 
 def run(ws: Workspace, out: Output, args) -> int:
     bench = bench_module()
-    known = tuple(getattr(bench, "EVENTS", EVENTS))
-    if args.event not in known:
-        raise TitoError(f"unknown event {args.event!r}; events are {', '.join(known)}")
-    with out.quiet_stdout():
-        result = bench.run_event(args.event)
-    rows = [[key, value] for key, value in result.items() if not isinstance(value, (dict, list))]
-    out.table(f"TinyMLPerf {args.event}", ["metric", "value"], rows)
-    out.data({"event": args.event, "result": result})
-    return FAILED if result.get("passed") is False else OK
+    if args.event not in bench.EVENTS:
+        raise TitoError(f"unknown event {args.event!r}; events are {', '.join(bench.EVENTS)}")
+    try:
+        model, name = _model(bench, out, args)
+        with out.quiet_stdout():
+            submission = bench.run_event(args.event, model, root=args.data, model_name=name)
+    except FileNotFoundError as error:
+        raise TitoError(f"{error}; `tito data` puts the datasets in place") from None
+    if args.out:
+        bench.write_submission(submission, args.out)
+        out.say(f"submission written to {args.out}")
+    _show(out, submission)
+    out.data({"event": args.event, "submission": submission})
+    return OK if submission["valid"] else FAILED
+
+
+def _model(bench, out: Output, args):
+    """The model to measure: yours (``--model FILE:FUNCTION``) or the event's trained baseline."""
+    if args.model:
+        return _load_model(args.model), args.model
+    spec = bench.event(args.event)
+    steps = args.steps or bench.BASELINE_STEPS[spec.name]
+    train = bench.load_event_data(spec, "train", args.data)
+    with out.progress(steps, f"training the {spec.name} baseline") as advance:
+        model = bench.train_baseline(spec.name, bench.baseline_model(spec.name), train, steps,
+                                     progress=lambda step, loss: advance(f"loss {loss:.3f}"))
+    return model, f"baseline ({steps} steps)"
+
+
+def _load_model(reference: str):
+    path, _, function = reference.partition(":")
+    if not function or not Path(path).is_file():
+        raise TitoError(f"--model {reference!r}: give FILE.py:FUNCTION, a function that returns a trained model")
+    spec = importlib.util.spec_from_file_location("tito_user_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, function):
+        raise TitoError(f"{path} has no function {function!r}")
+    return getattr(module, function)()
+
+
+def _show(out: Output, submission: dict) -> None:
+    quality, latency = submission["quality"], submission["latency_ms"]
+    rows = [
+        ["quality", f"{quality['metric']} {quality['value']:.4f} (floor {quality['floor']:g})"],
+        ["valid", "yes" if submission["valid"] else "no: below the quality floor"],
+        ["latency, batch 1", ", ".join(f"{k} {v:.3f} ms" for k, v in latency.items() if isinstance(v, (int, float)))],
+        ["throughput", f"{submission['throughput']['samples_per_s']:.1f} samples/s "
+                       f"(batch {submission['throughput']['batch_size']})"],
+        ["model", f"{submission['model']['name']}: {submission['model']['parameters']} parameters, "
+                  f"{submission['model']['bytes']} bytes"],
+        ["peak inference memory", f"{submission['memory']['peak_inference_bytes']} bytes"],
+    ]
+    out.table(f"TinyMLPerf {submission['event']}", ["measure", "value"], rows,
+              [None, "green" if submission["valid"] else "red", None, None, None, None])

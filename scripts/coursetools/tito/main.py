@@ -73,6 +73,10 @@ def parser() -> argparse.ArgumentParser:
     bench_verbs = bench.add_subparsers(dest="action", required=True, metavar="ACTION")
     event = _add(bench_verbs, "run", benchmark.run, "run one TinyMLPerf event", shared)
     event.add_argument("--event", required=True, choices=benchmark.EVENTS)
+    event.add_argument("--steps", type=int, help="baseline training steps (default: the event's)")
+    event.add_argument("--model", help="FILE.py:FUNCTION returning your trained model, instead of the baseline")
+    event.add_argument("--data", help="dataset folder (default: $TINYTORCH_DATA or ~/.tinytorch/data)")
+    event.add_argument("--out", help="write the submission JSON here")
 
     graded = _add(verbs, "grade", grade.grade, "the autograder's points for your visible tests, run locally", shared)
     _number(graded)

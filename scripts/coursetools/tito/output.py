@@ -86,11 +86,12 @@ class Output:
                 task = bar.add_task(description, total=total, info="")
                 yield lambda text="": bar.update(task, advance=1, info=text)
             return
-        done = [0]
+        done, every = [0], max(1, total // 10)
 
         def advance(text: str = "") -> None:
             done[0] += 1
-            self.say(f"[{done[0]}/{total}] {description}: {text}")
+            if done[0] % every == 0 or done[0] == total:  # about ten lines, however long the work
+                self.say(f"[{done[0]}/{total}] {description}: {text}")
 
         yield advance
 
