@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 import traceback
@@ -199,7 +200,7 @@ def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[st
     run_dir = Path(tempfile.mkdtemp(prefix="tinytorch-run-"))
     try:
         tree = prepare_run_dir(run_dir, group, workspace)
-        python, site = sandbox.interpreter(workspace.uid)
+        uid, python, site = _sandbox_python(workspace.uid)
         command = [
             python, "-s", "-B", "-m", "pytest", group["path"],
             "-q", "--tb=short", "-c", str(tree / "pytest.ini"), "--rootdir", str(tree),
@@ -209,8 +210,9 @@ def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[st
             f"--timeout={group['timeout']}", "--timeout-method=signal", "--continue-on-collection-errors",
         ]
         env = _environment(group, run_dir, site, workspace.trusted)
-        record = sandbox.run(command, cwd=tree, env=env, wall_seconds=limit, limits=workspace.limits,
-                             uid=workspace.uid)
+        record = sandbox.run(command, cwd=tree, env=env, wall_seconds=limit, limits=workspace.limits, uid=uid)
+        if uid is None and workspace.uid is not None:
+            record.isolation.why_not.append(sandbox.UNREACHABLE_PYTHON)
         report = read_channel(record.channel, tree, expected)
         report["_grader"] = {
             **report.get("_grader", {}),
@@ -223,6 +225,14 @@ def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[st
         return report
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _sandbox_python(uid: int | None) -> tuple[int | None, str, list[str]]:
+    """(uid, python, extra sys.path) for the child: the sandbox uid only when it can run Python."""
+    found = sandbox.interpreter(uid)
+    if found is None:
+        return None, sys.executable, []
+    return uid, found[0], found[1]
 
 
 def prepare_run_dir(run_dir: Path, group: dict, workspace: Workspace) -> Path:

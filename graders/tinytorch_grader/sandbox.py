@@ -116,25 +116,28 @@ def become_subreaper() -> bool:
         return False
 
 
-def interpreter(uid: int | None) -> tuple[str, list[str]]:
-    """The Python the child runs, and extra sys.path entries it needs.
+def interpreter(uid: int | None) -> tuple[str, list[str]] | None:
+    """The Python the child runs and extra sys.path entries it needs; None when the sandbox uid
+    can reach no suitable Python (then the caller runs the child as its own user).
 
     The grader's own Python when the sandbox uid can reach it (Gradescope's /autograder/venv);
     otherwise (a Python under /root, say) the system python3.X of the same version with the
-    grader's site-packages on PYTHONPATH.
+    grader's site-packages on PYTHONPATH, when those are readable.
     """
     if uid is None or _world_reachable(Path(sys.executable)) and _world_reachable(Path(sys.base_prefix) / "lib"):
         return sys.executable, []
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    site = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    site = list(dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]))
     for folder in ("/usr/bin", "/usr/local/bin"):
         candidate = Path(folder) / version
         if candidate.is_file() and _world_reachable(candidate) and all(_world_reachable(Path(s)) for s in site):
-            return str(candidate), list(dict.fromkeys(site))
-    raise PermissionError(
-        f"the grader's Python {sys.executable} is not reachable by an unprivileged user and no system "
-        f"{version} was found; install the grader's venv outside /root (setup.sh uses /autograder/venv)"
-    )
+            return str(candidate), site
+    return None
+
+
+UNREACHABLE_PYTHON = ("the grader's Python is in a folder an unprivileged user cannot read (such as /root), "
+                      "so the student code runs as the grader's user; install the grader's venv elsewhere "
+                      "(setup.sh uses /autograder/venv)")
 
 
 def _world_reachable(path: Path) -> bool:

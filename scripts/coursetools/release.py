@@ -4,7 +4,8 @@ A release is an ordered list of small steps (each testable alone):
 1. refuse a module that is not released in the manifest;
 2. build the student skeleton (which checks itself for leaks);
 3. build the solution repository;
-4. build the grader bundles (they collect the expected test ids from the reference).
+4. build the grader bundles (they collect the expected test ids from the reference);
+5. build the Otter bundle from the Gradescope bundle's folder (same tests, points, visibility).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from coursetools.bundle import build_bundles
 from coursetools.manifest import Course, ManifestError, Module, load_course
+from coursetools.otter import build_otter_bundle
 from coursetools.skeleton import build_student_repo
 
 
@@ -37,6 +39,7 @@ def release_module(course: Course, module: Module, dist: Path) -> dict[str, Path
         "solution": build_student_repo(course, module, dist / "solutions" / module.dirname, with_solutions=True),
     }
     outputs.update(build_bundles(course, module, dist))
+    outputs["otter"] = build_otter_bundle(course, module, outputs["gradescope_dir"])
     return outputs
 
 
