@@ -9,3 +9,5 @@ fi
 python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install --quiet --no-cache-dir --upgrade pip
 /autograder/venv/bin/pip install --quiet --no-cache-dir -r requirements.txt
+# The venv stays world-readable (the sandboxed tests run as an unprivileged uid); the bundle does not.
+chmod 700 /autograder/source

@@ -1,15 +1,20 @@
 """The Gradescope bundle: zip layout, executable scripts, pinned requirements, what the tree holds."""
 
+import ast
 import json
 import stat
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from coursetools.bundle import build_bundles
 from coursetools.skeleton import render_file
 
-RUNTIME = {"__init__.py", "__main__.py", "feedback.py", "fixtures.py", "plugin.py", "results.py", "run.py"}
+RUNTIME = {"__init__.py", "__main__.py", "feedback.py", "fixtures.py", "integrity.py", "otter_bridge.py", "plugin.py",
+           "results.py", "run.py", "sandbox.py"}
+GRADESCOPE_PYTHON = (3, 10)
+"""Gradescope's Ubuntu 22.04 base image runs python3 3.10 (shared/reference/autograders.md 1.3)."""
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +70,10 @@ def test_later_module_tree_has_earlier_modules_solved_and_its_own_missing(course
     tensor = (folder / "tree" / "tinytorch" / "core" / "tensor.py").read_text()
     assert tensor == render_file(course, course.module("01"), "tinytorch/core/tensor.py", "solution")
     assert not (folder / "tree" / "tinytorch" / "core" / "activations.py").exists()
+
+
+def test_grader_runtime_uses_no_syntax_newer_than_gradescopes_python():
+    runtime = Path(__file__).resolve().parents[2] / "graders" / "tinytorch_grader"
+    assert {path.name for path in runtime.glob("*.py")} == RUNTIME
+    for path in sorted(runtime.glob("*.py")):
+        ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=GRADESCOPE_PYTHON)
