@@ -62,3 +62,19 @@ def test_softmax_of_a_batch_is_independent_per_row():
 
 def test_relu_of_float64_stays_float64():
     assert ReLU()(Tensor(np.array([-1.0, 1.0]))).dtype == np.float64
+
+
+def _log_softmax_by_rows(x: np.ndarray) -> np.ndarray:
+    """log_softmax of each row on its own, in float64: the oracle for batched inputs."""
+    rows = x.astype(np.float64)
+    return np.stack([row - row.max() - np.log(np.exp(row - row.max()).sum()) for row in rows])
+
+
+def test_log_softmax_of_a_non_square_batch_is_computed_per_row():
+    x = np.random.default_rng(1).standard_normal((3, 5)).astype(np.float32) * 4
+    np.testing.assert_allclose(log_softmax(Tensor(x)).data, _log_softmax_by_rows(x), rtol=1e-5, atol=1e-5)
+
+
+def test_log_softmax_along_the_first_dimension():
+    x = np.random.default_rng(2).standard_normal((4, 2)).astype(np.float32) * 4
+    np.testing.assert_allclose(log_softmax(Tensor(x), dim=0).data, _log_softmax_by_rows(x.T).T, rtol=1e-5, atol=1e-5)

@@ -49,7 +49,7 @@ def _validate(args: argparse.Namespace) -> None:
     from coursetools import validate
 
     results = validate.main(module=args.module, workers=args.workers,
-                            catalogue_only=args.catalogue_only, sample=args.sample,
+                            catalogue_only=args.catalogue_only, sample=args.sample, survivors=args.survivors,
                             write=True if args.write else None)
     if any(result.problems() for result in results):
         sys.exit(1)
@@ -102,6 +102,8 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--workers", type=int, default=2, help="variants graded at once")
     check.add_argument("--catalogue-only", action="store_true", help="grade the catalogued mistakes only")
     check.add_argument("--sample", type=int, help="grade only this many mutants (fixed seed per module)")
+    check.add_argument("--survivors", action="store_true",
+                       help="grade only the committed report's survivors (after strengthening tests)")
     check.add_argument("--write", action="store_true", help="write validation/reports/ even for a partial run")
     check.set_defaults(run=_validate)
 

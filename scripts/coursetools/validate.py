@@ -16,6 +16,7 @@ For a released module, ``make validate MODULE=NN``:
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 import tempfile
@@ -28,7 +29,7 @@ from coursetools.equivalents import load_marks
 from coursetools.manifest import Course, Module, load_course
 from coursetools.mistakes import MIN_MISTAKES, Mistake, apply_mistake, load_catalogue
 from coursetools.mutants import Mutant, mutants_of_file
-from coursetools.validation_report import print_summary, write_reports
+from coursetools.validation_report import print_summary, reports_dir, write_reports
 from coursetools.variant_grading import GradingBench
 
 SCORE_GOAL = 90.0
@@ -97,12 +98,13 @@ class ModuleValidation:
 
 
 def main(*, module: str = "all", workers: int = 2, catalogue_only: bool = False,
-         sample: int | None = None, write: bool | None = None) -> list[ModuleValidation]:
+         sample: int | None = None, survivors: bool = False, write: bool | None = None) -> list[ModuleValidation]:
     """Validate one released module ("01") or every released one ("all"); print and report.
 
     Args:
         catalogue_only: grade the mistakes only (what CI runs on every module).
         sample: grade this many mutants, drawn at random with a fixed seed per module.
+        survivors: grade only the survivors of the committed report (after strengthening tests).
         write: write validation/reports/ (default: only for a full run).
     """
     course = load_course()
@@ -111,11 +113,11 @@ def main(*, module: str = "all", workers: int = 2, catalogue_only: bool = False,
         if not chosen.released:
             raise ValueError(f"module {chosen.number} is not released (status = {chosen.status!r} in the manifest); "
                              "validate a released module")
-    write = (not catalogue_only and sample is None) if write is None else write
+    write = (not catalogue_only and sample is None and not survivors) if write is None else write
     results = []
     for chosen in modules:
-        outcome = validate_module(course, chosen, workers=workers,
-                                  catalogue_only=catalogue_only, sample=sample)
+        outcome = validate_module(course, chosen, workers=workers, catalogue_only=catalogue_only, sample=sample,
+                                  only=committed_survivors(course, chosen) if survivors else None)
         print_summary(outcome)
         if write:
             for path in write_reports(course, outcome):
@@ -125,7 +127,7 @@ def main(*, module: str = "all", workers: int = 2, catalogue_only: bool = False,
 
 
 def validate_module(course: Course, module: Module, *, workers: int = 2, catalogue_only: bool = False,
-                    sample: int | None = None) -> ModuleValidation:
+                    sample: int | None = None, only: set[str] | None = None) -> ModuleValidation:
     """Grade the module's mistakes and (unless catalogue_only) its mutants.
 
     The bundle is built in a private folder: a concurrent ``make release`` must not swap it mid-run.
@@ -133,19 +135,22 @@ def validate_module(course: Course, module: Module, *, workers: int = 2, catalog
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tt-validate-") as dist:
         result = _validate_with_bundle(GradingBench.build(course, module, Path(dist)), workers=workers,
-                                       catalogue_only=catalogue_only, sample=sample)
+                                       catalogue_only=catalogue_only, sample=sample, only=only)
     result.seconds = round(time.monotonic() - started, 1)
     return result
 
 
 def _validate_with_bundle(bench: GradingBench, *, workers: int, catalogue_only: bool,
-                          sample: int | None) -> ModuleValidation:
+                          sample: int | None, only: set[str] | None) -> ModuleValidation:
     course, module = bench.course, bench.module
     baseline = bench.calibrate()
     result = ModuleValidation(module=module, max_score=baseline.max_score)
     result.mistakes = grade_mistakes(bench, load_catalogue(course, module), workers=workers)
     if not catalogue_only:
         mutants = module_mutants(bench)
+        if only is not None:
+            mutants = [mutant for mutant in mutants if mutant.id in only]
+            result.sampled = True
         if sample is not None and sample < len(mutants):
             mutants = random.Random(int(module.number)).sample(mutants, sample)
             result.sampled = True
@@ -156,6 +161,15 @@ def _validate_with_bundle(bench: GradingBench, *, workers: int, catalogue_only: 
             still_needed = {m.mutant.id for m in result.mutants if not m.caught}
             result.stale_marks = sorted(set(marks) - still_needed)
     return result
+
+
+def committed_survivors(course: Course, module: Module) -> set[str]:
+    """Ids of the mutants the committed report lists as survivors or equivalent."""
+    path = reports_dir(course) / f"{module.dirname}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; run a full 'make validate MODULE={module.number}' first")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {entry["id"] for entry in data.get("survivors", []) + data.get("equivalent", [])}
 
 
 def module_mutants(bench: GradingBench) -> list[Mutant]:
