@@ -48,6 +48,13 @@ def _report(args: argparse.Namespace) -> None:
 def _validate(args: argparse.Namespace) -> None:
     from coursetools import validate
 
+    if args.summary:
+        from coursetools.manifest import load_course
+        from coursetools.validation_report import summary_markdown
+
+        print(summary_markdown(load_course()), end="")
+        return
+
     results = validate.main(module=args.module, workers=args.workers,
                             catalogue_only=args.catalogue_only, sample=args.sample, survivors=args.survivors,
                             write=True if args.write else None)
@@ -102,6 +109,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--workers", type=int, default=2, help="variants graded at once")
     check.add_argument("--catalogue-only", action="store_true", help="grade the catalogued mistakes only")
     check.add_argument("--sample", type=int, help="grade only this many mutants (fixed seed per module)")
+    check.add_argument("--summary", action="store_true", help="print the committed reports as one Markdown table")
     check.add_argument("--survivors", action="store_true",
                        help="grade only the committed report's survivors (after strengthening tests)")
     check.add_argument("--write", action="store_true", help="write validation/reports/ even for a partial run")

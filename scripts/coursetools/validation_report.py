@@ -112,3 +112,23 @@ def print_summary(result: ModuleValidation) -> None:
             print(f"  stale equivalent mark (no such mutant, or now caught): {mark}")
     for problem in result.problems():
         print(f"  PROBLEM: {problem}")
+
+
+def summary_markdown(course: Course) -> str:
+    """One row per released module from the committed reports (the README's table)."""
+    lines = ["| module | mutants | caught | survived | equivalent | mutation score | mistakes caught |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for module in course.released():
+        path = reports_dir(course) / f"{module.dirname}.json"
+        if not path.is_file():
+            lines.append(f"| {module.dirname} | no report yet | | | | | |")
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        mutation = data.get("mutation", {})
+        mistakes = data["mistakes"]
+        caught = sum(1 for m in mistakes if m["points_lost"] > 0)
+        sampled = " (sample)" if mutation.get("sampled") else ""
+        lines.append(f"| {module.dirname} | {mutation.get('generated', '-')} | {mutation.get('caught', '-')} | "
+                     f"{mutation.get('survived', '-')} | {mutation.get('equivalent_marked', '-')} | "
+                     f"{mutation.get('score', '-')}%{sampled} | {caught}/{len(mistakes)} |")
+    return "\n".join(lines) + "\n"
