@@ -139,3 +139,27 @@ def test_quantized_gpt_keeps_its_predictions(rng):
 def test_quantized_conv_model_is_four_times_smaller(rng):
     model = Sequential(Conv2d(64, 64, 3, rng=rng), Conv2d(64, 32, 3, rng=rng))
     assert model_bytes(model) / model_bytes(quantize_model(model)) >= 3.9
+
+
+def test_fold_batchnorm_gives_a_bias_to_a_conv_without_one(rng):
+    from tinytorch.core.spatial import BatchNorm2d
+    from tinytorch.perf.quantization import fold_batchnorm
+
+    model = Sequential(Conv2d(1, 3, 3, bias=False, rng=rng), BatchNorm2d(3))
+    model.layers[1].running_mean[...] = [0.5, -0.5, 1.0]
+    model.layers[1].beta.data[...] = [0.1, 0.2, 0.3]
+    model.eval()
+    x = Tensor(rng.standard_normal((2, 1, 5, 5)).astype(np.float32))
+    expected = model(x).data
+    folded = fold_batchnorm(model)
+    assert len(folded.layers) == 1 and folded.layers[0].bias is not None
+    np.testing.assert_allclose(folded(x).data, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_calibration_runs_in_eval_mode_and_restores_the_mode(rng):
+    from tinytorch.core.layers import Dropout
+
+    model = Sequential(Dropout(0.5, rng=rng), Linear(4, 2, rng=rng))
+    ranges = calibrate(model, [Tensor(np.ones((8, 4), dtype=np.float32))])
+    assert (ranges["layers.1"].low, ranges["layers.1"].high) == (1.0, 1.0)  # dropout off: no zeros, no 2s
+    assert model.training and model.layers[0].training

@@ -4,10 +4,10 @@ import numpy as np
 
 from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Layer, Linear, Sequential
-from tinytorch.core.spatial import Conv2d, Flatten, MaxPool2d
+from tinytorch.core.spatial import BatchNorm2d, Conv2d, Flatten, MaxPool2d
 from tinytorch.core.tensor import Tensor
 from tinytorch.perf.profiling import model_bytes, named_layers
-from tinytorch.perf.quantization import QuantizedConv2d, QuantizedLinear, quantize_model
+from tinytorch.perf.quantization import QuantizedConv2d, QuantizedLinear, fold_batchnorm, quantize_model
 
 
 def mlp(rng):
@@ -62,3 +62,32 @@ def test_quantize_model_finds_layers_nested_in_lists(rng):
     assert isinstance(quantized.stages[1].layers[0], QuantizedLinear)
     assert isinstance(quantized.head, QuantizedLinear)
     assert quantized(Tensor(np.ones((3, 4), dtype=np.float32))).shape == (3, 2)
+
+
+def conv_bn(rng):
+    model = Sequential(Conv2d(2, 8, 3, padding=1, rng=rng), BatchNorm2d(8), ReLU(), Flatten(), Linear(8 * 5 * 5, 4, rng=rng))
+    norm = model.layers[1]
+    norm.gamma.data[...] = rng.uniform(0.5, 2.0, 8)
+    norm.beta.data[...] = rng.uniform(-1.0, 1.0, 8)
+    norm.running_mean[...] = rng.uniform(-0.5, 0.5, 8)
+    norm.running_var[...] = rng.uniform(0.2, 3.0, 8)
+    return model.eval()
+
+
+def test_fold_batchnorm_matches_eval_mode(rng):
+    model = conv_bn(rng)
+    x = Tensor(rng.standard_normal((3, 2, 5, 5)).astype(np.float32))
+    expected = model(x).data
+    folded = fold_batchnorm(model)
+    assert [type(layer) for layer in folded.layers] == [Conv2d, ReLU, Flatten, Linear]
+    np.testing.assert_allclose(folded(x).data, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_quantized_conv_bn_model_has_no_batchnorm_left(rng):
+    model = conv_bn(rng)
+    x = Tensor(rng.standard_normal((3, 2, 5, 5)).astype(np.float32))
+    quantized = quantize_model(model, [x])
+    assert not any(isinstance(layer, BatchNorm2d) for _, layer in named_layers(quantized))
+    assert isinstance(model.layers[1], BatchNorm2d)
+    expected = model(x).data
+    assert np.abs(quantized(x).data - expected).max() < 0.05 * np.abs(expected).max()

@@ -27,7 +27,7 @@ import numpy as np
 
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.layers import Layer, Linear
-from tinytorch.core.spatial import Conv2d, im2col, output_size, weight_matrix
+from tinytorch.core.spatial import BatchNorm2d, Conv2d, im2col, output_size, weight_matrix
 from tinytorch.core.tensor import Tensor
 from tinytorch.perf.profiling import intercept_forward, named_layers
 
@@ -166,10 +166,10 @@ def calibrate(model, batches) -> dict[str, ActivationRange]:
     """Run the model on calibration batches and record the input range of every Linear and Conv2d.
 
     Each batch is what you would pass to ``model(...)``. Returns {layer name: ActivationRange},
-    names as ``named_layers`` gives them (the model itself is ""). The forward passes record no
-    graph and leave the model unchanged.
+    names as ``named_layers`` gives them (the model itself is ""). The passes run in eval mode
+    (dropout off, running statistics), record no graph, and leave the model as it was.
     """
-    #% solution hint="ranges = {name: ActivationRange()} for every QUANTIZABLE layer of named_layers(model); inside intercept_forward(those layers, observer) and no_grad(), call the model on each batch; the observer updates the range of its layer with its first argument's data."
+    #% solution hint="ranges = {name: ActivationRange()} for every QUANTIZABLE layer of named_layers(model); in eval mode (restore the mode after), inside intercept_forward(those layers, observer) and no_grad(), call the model on each batch; the observer updates the range of its layer with its first argument's data."
     targets = [(name, layer) for name, layer in named_layers(model) if isinstance(layer, QUANTIZABLE)]
     ranges = {name: ActivationRange() for name, _ in targets}
 
@@ -177,9 +177,14 @@ def calibrate(model, batches) -> dict[str, ActivationRange]:
         first = args[0]
         ranges[name].observe(first.data if isinstance(first, Tensor) else np.asarray(first))
 
-    with intercept_forward(targets, observe), no_grad():
-        for batch in batches:
-            model(batch)
+    was_training = getattr(model, "training", False)
+    model.eval()
+    try:
+        with intercept_forward(targets, observe), no_grad():
+            for batch in batches:
+                model(batch)
+    finally:
+        model.train(was_training)
     return {name: found for name, found in ranges.items() if found.low <= found.high}
     #% endsolution
 
@@ -318,18 +323,52 @@ def quantize_layer(layer, input_range: ActivationRange | None = None, per_channe
     return layer
 
 
+def fold_batchnorm(model):
+    """Fold every BatchNorm2d that directly follows a Conv2d in a list of layers into that convolution, in place.
+
+    In evaluation BatchNorm2d is a fixed per-channel affine map, γ·(x - μ)/σ + β with
+    σ = sqrt(running_var + eps), so conv-then-norm is one convolution with W' = W·γ/σ (per
+    output channel) and b' = (b - μ)·γ/σ + β; the norm layer is removed from the list. Folding
+    before quantizing saves its arrays and lets the weight scales see the real (scaled) weights.
+    The folded model computes what the original computes in eval mode. Returns the model.
+    """
+    #% solution hint="For each layer of named_layers(model) and each list attribute: walk it; when a Conv2d is followed by a BatchNorm2d, rescale the conv's weight and bias (a new bias when it had none) and drop the norm from the rebuilt list."
+    for _, layer in named_layers(model):
+        for attribute, value in list(vars(layer).items()):
+            if not isinstance(value, list):
+                continue
+            folded = []
+            for item in value:
+                if isinstance(item, BatchNorm2d) and folded and isinstance(folded[-1], Conv2d):
+                    _fold_into(folded[-1], item)
+                else:
+                    folded.append(item)
+            setattr(layer, attribute, folded)
+    return model
+    #% endsolution
+
+
+def _fold_into(conv: Conv2d, norm: BatchNorm2d) -> None:
+    factor = norm.gamma.data / np.sqrt(norm.running_var + norm.eps)
+    bias = conv.bias.data if conv.bias is not None else np.zeros(conv.out_channels, dtype=np.float32)
+    conv.weight = Tensor((conv.weight.data * factor.reshape(-1, 1, 1, 1)).astype(np.float32), requires_grad=True)
+    conv.bias = Tensor(((bias - norm.running_mean) * factor + norm.beta.data).astype(np.float32), requires_grad=True)
+
+
 def quantize_model(model, calibration_batches=None, per_channel: bool = True):
-    """A copy of ``model`` with every Linear and Conv2d replaced by its int8 twin; the original is untouched.
+    """A copy of ``model``, in eval mode, with every Linear and Conv2d replaced by its int8 twin; the original is untouched.
 
     With ``calibration_batches`` (an iterable of inputs) each layer quantizes its input with the
     range observed there (static quantization); without, from each batch's own range (dynamic).
     Layers are found through attributes and lists at any depth, as ``Layer.children`` does.
+    BatchNorm2d layers right after a Conv2d are folded into it first (``fold_batchnorm``), so
+    the quantized model matches the original in eval mode.
     """
-    #% solution hint="copy.deepcopy the model; calibrate the copy if batches are given; for every (name, layer) of named_layers(copy) replace QUANTIZABLE attributes and list items by quantize_layer(child, ranges.get(child_name), per_channel); a model that is itself a Linear/Conv2d is replaced whole."
-    quantized = copy.deepcopy(model)
+    #% solution hint="copy.deepcopy the model and fold_batchnorm it; calibrate the copy if batches are given; for every (name, layer) of named_layers(copy) replace QUANTIZABLE attributes and list items by quantize_layer(child, ranges.get(child_name), per_channel); a model that is itself a Linear/Conv2d is replaced whole."
+    quantized = fold_batchnorm(copy.deepcopy(model))
     ranges = calibrate(quantized, calibration_batches) if calibration_batches is not None else {}
     if isinstance(quantized, QUANTIZABLE):
-        return quantize_layer(quantized, ranges.get(""), per_channel)
+        return quantize_layer(quantized, ranges.get(""), per_channel).eval()
     for name, layer in named_layers(quantized):
         prefix = f"{name}." if name else ""
         for attribute, value in list(vars(layer).items()):
@@ -339,5 +378,5 @@ def quantize_model(model, calibration_batches=None, per_channel: bool = True):
                 items = [quantize_layer(item, ranges.get(f"{prefix}{attribute}.{i}"), per_channel)
                          for i, item in enumerate(value)]
                 setattr(layer, attribute, type(value)(items) if isinstance(value, tuple) else items)
-    return quantized
+    return quantized.eval()
     #% endsolution
