@@ -41,6 +41,13 @@ def test_adam_constant_gradient_moves_lr_per_step():
     np.testing.assert_allclose(_steps(Adam([p], lr=0.1), p, 2), [0.8, 2.2], rtol=1e-5)
 
 
+def test_adam_adds_eps_to_the_root_of_v():
+    """A gradient as small as eps: the first step is lr * g / (|g| + eps) = lr / 2."""
+    p = _param(values=(0.0,), grad=(1e-8,))
+    Adam([p], lr=0.1, eps=1e-8).step()
+    assert p.data[0] == pytest.approx(-0.05, rel=1e-3)
+
+
 def test_adam_bias_correction_with_a_changing_gradient():
     p = _param(values=(0.0,), grad=(1.0,))
     opt = Adam([p], lr=0.1)
