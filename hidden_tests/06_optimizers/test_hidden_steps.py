@@ -110,6 +110,12 @@ def test_negative_learning_rate_is_refused():
         SGD([_param()], lr=-1.0)
 
 
+def test_zero_learning_rate_is_accepted_and_leaves_parameters_alone():
+    """lr = 0 is legal (a warm-up schedule starts there): the step changes nothing."""
+    p = _param()
+    np.testing.assert_array_equal(_steps(SGD([p], lr=0.0), p, 1), [1.0, 2.0])
+
+
 def test_adam_fits_a_linear_regression():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 3)).astype(np.float32)
