@@ -1,0 +1,89 @@
+"""Module 20, hidden: the pipeline graded by its targets, and the report's edge cases."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tinytorch.bench import EventData, train_baseline
+from tinytorch.capstone import CapstoneReport, Snapshot, generation_speed, optimize, snapshot
+from tinytorch.core.activations import ReLU
+from tinytorch.core.layers import Linear, Sequential
+from tinytorch.core.spatial import Conv2d, Flatten, MaxPool2d
+from tinytorch.core.transformer import GPT
+
+
+def _blobs(features, count, seed):
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((5, features)).astype(np.float32) * 1.5
+    labels = rng.integers(0, 5, count)
+    return centers[labels] + rng.standard_normal((count, features)).astype(np.float32), labels
+
+
+def test_pipeline_reaches_four_times_smaller_within_one_point(record_metric):
+    inputs, labels = _blobs(32, 1600, seed=3)
+    rng = np.random.default_rng(1)
+    model = Sequential(Linear(32, 128, rng=rng), ReLU(), Linear(128, 128, rng=rng), ReLU(), Linear(128, 5, rng=rng))
+    train = EventData(inputs[:1200], labels[:1200])
+    train_baseline("mlp_sprint", model, train, steps=300)
+
+    def finetune(pruned):
+        train_baseline("mlp_sprint", pruned, train, steps=150, lr=1e-3)
+
+    _, report = optimize(model, (inputs[1200:], labels[1200:]), calibration=inputs[:200], channel_amount=0.5,
+                         finetune=finetune, model_name="blobs")
+    record_metric("capstone_size_ratio", report.size_ratio())
+    assert report.size_ratio() >= 4.0, f"only {report.size_ratio():.2f}x smaller"
+    assert report.accuracy_drop() <= 0.01, f"lost {report.accuracy_drop():.2%} accuracy"
+    assert report.meets()
+
+
+def test_pipeline_runs_on_a_small_cnn():
+    rng = np.random.default_rng(2)
+    model = Sequential(Conv2d(1, 8, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2), Flatten(), Linear(8 * 4 * 4, 3, rng=rng))
+    images = rng.random((40, 1, 8, 8), dtype=np.float32)
+    labels = rng.integers(0, 3, 40)
+    _, report = optimize(model, (images, labels), calibration=images[:10], channel_amount=0.25)
+    assert [s.stage for s in report.stages] == ["baseline", "channels pruned", "int8"]
+    assert report.stages[1].parameters == 6 * 9 + 6 + 6 * 16 * 3 + 3
+    assert report.final.model_bytes < report.stages[1].model_bytes < report.baseline.model_bytes
+
+
+def test_snapshot_accuracy_uses_every_sample():
+    model = Linear(3, 2, rng=np.random.default_rng(0))
+    inputs = np.random.default_rng(1).standard_normal((7, 3)).astype(np.float32)
+    predictions = (inputs @ model.weight.data + model.bias.data).argmax(-1)
+    labels = predictions.copy()
+    labels[:2] = 1 - labels[:2]
+    assert snapshot("x", model, inputs, labels, batch_size=3).accuracy == pytest.approx(5 / 7)
+
+
+def test_an_accuracy_gain_is_a_negative_drop_and_meets():
+    report = CapstoneReport("gain", [Snapshot("baseline", 0.80, 4000, 1000, 0.0, 2.0),
+                                     Snapshot("int8", 0.82, 1000, 0, 0.0, 2.0)])
+    assert report.accuracy_drop() == pytest.approx(-0.02) and report.meets()
+
+
+def test_targets_are_inclusive_and_configurable():
+    report = CapstoneReport("edge", [Snapshot("baseline", 0.90, 4000, 1000, 0.0, 2.0),
+                                     Snapshot("int8", 0.89, 2000, 0, 0.0, 1.0)])
+    assert report.meets()  # exactly 2x faster, exactly one point lost
+    assert not report.meets(min_speedup=2.5)
+    assert report.meets(min_speedup=2.5, min_size_ratio=2.0)
+    assert not report.meets(max_accuracy_drop=0.005)
+
+
+def test_report_dict_is_json_and_names_the_final_figures():
+    report = CapstoneReport("m", [Snapshot("baseline", 0.9, 4000, 1000, 0.0, 2.0),
+                                  Snapshot("channels pruned", 0.9, 2000, 500, 0.0, 1.0),
+                                  Snapshot("int8", 0.9, 500, 0, 0.0, 1.0)])
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["size_ratio"] == pytest.approx(8.0) and data["speedup"] == pytest.approx(2.0)
+    assert len(data["stages"]) == 3 and data["stages"][1]["model_bytes"] == 2000
+
+
+def test_generation_speed_reports_identical_output_and_a_speedup():
+    model = GPT(vocab_size=20, embed_dim=96, num_layers=2, num_heads=4, max_seq_len=128, rng=np.random.default_rng(0))
+    result = generation_speed(model, np.arange(40) % 20, new_tokens=60)
+    assert result["identical_output"] is True and result["speedup"] > 1.0
+    assert result["tokens_per_s_with_cache"] == pytest.approx(60 / result["seconds_with_cache"])
