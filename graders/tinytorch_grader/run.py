@@ -297,6 +297,8 @@ def _environment(group: dict, run_dir: Path, site: list[str], trusted: list[str]
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
     }
+    if os.environ.get("LD_LIBRARY_PATH"):  # a Python built with a shared libpython may need it to start
+        env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
     if group.get("max_ratio"):
         env["TINYTORCH_MAX_RATIO"] = str(group["max_ratio"])
     return env

@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 GRADERS = ROOT / "graders"
 OWNED = "tinytorch/core/tensor.py"
 HIDDEN_MARKER = "HIDDEN-TEST-SECRET-4F2A9"
+GRADER_PYTHON_ENV = "HOSTILE_GRADER_PYTHON"
+"""Set to another Python (with the grader's pinned stack) to run the suite's grader on it, e.g. 3.10."""
 BUDGET = 40.0
 GRACE = 25.0
 """Seconds on top of the budget for starting the grader, and killing and reaping at the end."""
@@ -165,9 +167,10 @@ def grade(root: Path, files: dict[str, str]) -> Graded:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     (root / "results").mkdir(parents=True, exist_ok=True)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(GRADERS)}
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(GRADERS),
+           "LD_LIBRARY_PATH": os.environ.get("LD_LIBRARY_PATH", "")}
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "tinytorch_grader", "--autograder-dir", str(root)],
+    done = subprocess.run([os.environ.get(GRADER_PYTHON_ENV, sys.executable), "-m", "tinytorch_grader", "--autograder-dir", str(root)],
                           cwd=GRADERS, env=env, capture_output=True, text=True, timeout=BUDGET + GRACE, check=False)
     seconds = time.monotonic() - started
     results = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
