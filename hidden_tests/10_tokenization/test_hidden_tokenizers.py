@@ -1,8 +1,10 @@
 """Module 10, hidden: merges by hand, special tokens, limits, JSON save/load."""
 
+from collections import Counter
+
 import numpy as np
 
-from tinytorch.core.tokenization import BPETokenizer, CharTokenizer
+from tinytorch.core.tokenization import _WORDS, BPETokenizer, CharTokenizer, _merge_symbols, _negate
 
 
 def test_merges_on_a_tiny_corpus_match_the_hand_derivation():
@@ -56,3 +58,35 @@ def test_char_vocabulary_is_sorted_and_reproducible():
 def test_unknown_characters_vanish_on_decode():
     tokenizer = CharTokenizer().build_vocab("ab")
     assert tokenizer.decode(tokenizer.encode("a?b")) == "ab"
+
+
+def test_a_two_character_word_becomes_one_token():
+    tokenizer = BPETokenizer(vocab_size=100).train("ab ab ab")
+    assert tokenizer.merges[0] == ("a", "b")
+    assert tokenizer.encode("ab") == [tokenizer.token_to_id["ab"]]
+
+
+def _recounted_merges(corpus: str) -> list[tuple[str, str]]:
+    """BPE the slow way, as the oracle: recount every pair from scratch before each merge."""
+    words = Counter(_WORDS.findall(corpus))
+    symbols = {word: list(word) for word in words}
+    merges = []
+    while True:
+        counts = Counter()
+        for word, count in words.items():
+            for pair in zip(symbols[word], symbols[word][1:]):
+                counts[pair] += count
+        if not counts:
+            return merges
+        best = max(counts.items(), key=lambda item: (item[1], _negate(item[0])))
+        if best[1] < 2:
+            return merges
+        merges.append(best[0])
+        symbols = {word: _merge_symbols(parts, best[0]) for word, parts in symbols.items()}
+
+
+def test_incremental_pair_counts_agree_with_a_full_recount():
+    corpus = ("low lower lowest slow slower newest widest " * 3 + "the then there these this thin thing things "
+              + "think thinks the then " * 2 + "aaa aaaa abab baba")
+    tokenizer = BPETokenizer(vocab_size=10_000).train(corpus)
+    assert tokenizer.merges == _recounted_merges(corpus)
