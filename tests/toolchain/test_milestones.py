@@ -19,6 +19,7 @@ NEEDS = {
     "03": ["digits.csv.gz", "mnist/t10k-images-idx3-ubyte.gz"],
     "04": ["digits.csv.gz", "cifar-10-batches-py/test_batch"],
     "05": ["tinyshakespeare.txt"],
+    "06": ["digits.csv.gz", "mnist/t10k-images-idx3-ubyte.gz"],
 }
 
 
