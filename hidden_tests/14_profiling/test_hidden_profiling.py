@@ -212,3 +212,13 @@ def test_table_shows_every_row_and_the_totals(rng):
     for name in ("layers.0", "layers.1", "layers.2"):
         assert name in table
     assert "total" in table.splitlines()[-1] and "58" in table.splitlines()[-1]
+
+
+def test_intercept_forward_restores_a_layer_listed_twice(rng):
+    from tinytorch.perf.profiling import intercept_forward
+
+    layer = Linear(2, 2, rng=rng)
+    calls = []
+    with intercept_forward([("a", layer), ("b", layer)], lambda name, *rest: calls.append(name)):
+        layer(Tensor(np.ones((1, 2), dtype=np.float32)))
+    assert sorted(calls) == ["a", "b"] and "forward" not in vars(layer)

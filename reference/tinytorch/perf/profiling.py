@@ -34,7 +34,7 @@ from tinytorch.core.layers import Layer, Linear
 from tinytorch.core.spatial import Conv2d, output_size
 from tinytorch.core.tensor import Tensor
 
-LayerLike = (Layer, Activation)
+LAYER_TYPES = (Layer, Activation)
 """What a model is built from: Layers (with parameters) and parameter-free Activations."""
 
 
@@ -68,7 +68,7 @@ def model_bytes(model) -> int:
             return visit(value.data)
         if isinstance(value, (np.ndarray, np.generic)):
             return int(value.nbytes)
-        if isinstance(value, LayerLike) or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+        if isinstance(value, LAYER_TYPES) or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
             return sum(visit(item) for item in vars(value).values())
         if isinstance(value, dict):
             return sum(visit(item) for item in value.values())
@@ -86,7 +86,7 @@ def named_children(layer) -> list[tuple[str, object]]:
     for attribute, value in vars(layer).items():
         items = enumerate(value) if isinstance(value, (list, tuple)) else [(None, value)]
         for index, item in items:
-            if isinstance(item, LayerLike):
+            if isinstance(item, LAYER_TYPES):
                 found.append((attribute if index is None else f"{attribute}.{index}", item))
     return found
 
@@ -362,7 +362,7 @@ def intercept_forward(layers: list[tuple[str, object]],
     try:
         yield
     finally:
-        for layer, had_own, own in saved:
+        for layer, had_own, own in reversed(saved):  # undo in reverse, so a layer listed twice ends as it began
             if had_own:
                 layer.forward = own
             else:
