@@ -334,3 +334,32 @@ def test_plugin_is_inert_without_its_option(tmp_path):
     first, *_, last = [json.loads(line) for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
     assert (first["kind"], first["outcome"]) == ("progress", "passed")
     assert last["kind"] == "report" and last["report"]["tests"][0]["outcome"] == "passed"
+
+
+def test_channel_lines_count_only_expected_tests_with_known_outcomes(tmp_path):
+    lines = "\n".join([
+        json.dumps({"kind": "progress", "nodeid": "t.py::test_a", "outcome": "passed"}),
+        json.dumps({"kind": "progress", "nodeid": "t.py::test_made_up", "outcome": "passed"}),
+        json.dumps({"kind": "progress", "nodeid": "t.py::test_b", "outcome": "excellent"}),
+        "not json at all",
+        json.dumps({"kind": "tampered", "changes": ["numpy.allclose was replaced"]}),
+    ])
+    report = run.read_channel(lines, tmp_path, ["t.py::test_a", "t.py::test_b"])
+    assert list(report["_progress"]) == ["t.py::test_a"]
+    assert report["_grader"]["tampered"] == ["numpy.allclose was replaced"]
+
+
+def test_unknown_sandbox_limit_in_grader_json_is_named(tmp_path):
+    from tinytorch_grader.sandbox import Limits
+
+    assert Limits.from_config({"max_processes": 8}).max_processes == 8
+    with pytest.raises(ValueError, match="unknown keys \\['max_procs'\\]"):
+        Limits.from_config({"max_procs": 8})
+
+
+def test_results_record_which_isolation_was_in_force(tmp_path):
+    root = write_bundle(tmp_path)
+    submit(root, {OWNED: SOLUTION})
+    isolation = grade(root)["extra_data"]["isolation"]
+    assert isolation["unprivileged_user"] == (os.geteuid() == 0)
+    assert isolation["unprivileged_user"] or isolation["limitations"]
