@@ -16,7 +16,7 @@ help:
 	@echo "make grade MODULE=01 SUBMISSION=dir [RESULTS=file]   grade one submission like Gradescope"
 	@echo "make milestone M=04 [ARGS=--quick]           run a milestone"
 	@echo "make benchmark                               print the CNN training-step benchmark"
-	@echo "make validate [MODULE=01] [CATALOGUE=1] [SAMPLE=n]   mutation score + mistakes catalogue (all released modules without MODULE)"
+	@echo "make validate [MODULE=01] [CATALOGUE=1] [SAMPLE=n] [SURVIVORS=1]   mutation score + mistakes catalogue (all released modules without MODULE)"
 
 setup:
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,7 @@ milestone:
 	$(PY) milestones/run.py $(M) $(ARGS)
 
 validate:
-	$(PY) -m coursetools validate --module $(or $(MODULE),all) $(if $(CATALOGUE),--catalogue-only) $(if $(SAMPLE),--sample $(SAMPLE)) $(if $(WORKERS),--workers $(WORKERS))
+	$(PY) -m coursetools validate --module $(or $(MODULE),all) $(if $(CATALOGUE),--catalogue-only) $(if $(SAMPLE),--sample $(SAMPLE)) $(if $(SURVIVORS),--survivors) $(if $(WORKERS),--workers $(WORKERS))
 
 benchmark:
 	$(PY) benchmarks/cnn_step.py

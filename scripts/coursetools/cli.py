@@ -111,7 +111,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--sample", type=int, help="grade only this many mutants (fixed seed per module)")
     check.add_argument("--summary", action="store_true", help="print the committed reports as one Markdown table")
     check.add_argument("--survivors", action="store_true",
-                       help="grade only the committed report's survivors (after strengthening tests)")
+                       help="regrade what the committed report did not catch, keep what it caught; writes the report")
     check.add_argument("--write", action="store_true", help="write validation/reports/ even for a partial run")
     check.set_defaults(run=_validate)
 

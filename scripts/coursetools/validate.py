@@ -63,6 +63,8 @@ class ModuleValidation:
     stale_marks: list[str] = field(default_factory=list)
     mutants_run: bool = False
     sampled: bool = False
+    carried_over: int = 0
+    """Mutants caught by the committed report and not graded again (a --survivors run)."""
     seconds: float = 0.0
 
     @property
@@ -104,8 +106,10 @@ def main(*, module: str = "all", workers: int = 2, catalogue_only: bool = False,
     Args:
         catalogue_only: grade the mistakes only (what CI runs on every module).
         sample: grade this many mutants, drawn at random with a fixed seed per module.
-        survivors: grade only the survivors of the committed report (after strengthening tests).
-        write: write validation/reports/ (default: only for a full run).
+        survivors: after strengthening tests, grade every mutant the committed report did not catch
+            and keep the ones it caught (tests are only ever added, so they stay caught); the result
+            is a complete report and is written.
+        write: write validation/reports/ (default: for a full or a survivors run).
     """
     course = load_course()
     modules = course.released() if module == "all" else [course.module(module)]
@@ -113,11 +117,11 @@ def main(*, module: str = "all", workers: int = 2, catalogue_only: bool = False,
         if not chosen.released:
             raise ValueError(f"module {chosen.number} is not released (status = {chosen.status!r} in the manifest); "
                              "validate a released module")
-    write = (not catalogue_only and sample is None and not survivors) if write is None else write
+    write = (not catalogue_only and sample is None) if write is None else write
     results = []
     for chosen in modules:
         outcome = validate_module(course, chosen, workers=workers, catalogue_only=catalogue_only, sample=sample,
-                                  only=committed_survivors(course, chosen) if survivors else None)
+                                  caught_before=committed_caught(course, chosen) if survivors else None)
         print_summary(outcome)
         if write:
             for path in write_reports(course, outcome):
@@ -127,7 +131,7 @@ def main(*, module: str = "all", workers: int = 2, catalogue_only: bool = False,
 
 
 def validate_module(course: Course, module: Module, *, workers: int = 2, catalogue_only: bool = False,
-                    sample: int | None = None, only: set[str] | None = None) -> ModuleValidation:
+                    sample: int | None = None, caught_before: dict[str, str] | None = None) -> ModuleValidation:
     """Grade the module's mistakes and (unless catalogue_only) its mutants.
 
     The bundle is built in a private folder: a concurrent ``make release`` must not swap it mid-run.
@@ -135,27 +139,29 @@ def validate_module(course: Course, module: Module, *, workers: int = 2, catalog
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tt-validate-") as dist:
         result = _validate_with_bundle(GradingBench.build(course, module, Path(dist)), workers=workers,
-                                       catalogue_only=catalogue_only, sample=sample, only=only)
+                                       catalogue_only=catalogue_only, sample=sample, caught_before=caught_before)
     result.seconds = round(time.monotonic() - started, 1)
     return result
 
 
 def _validate_with_bundle(bench: GradingBench, *, workers: int, catalogue_only: bool,
-                          sample: int | None, only: set[str] | None) -> ModuleValidation:
+                          sample: int | None, caught_before: dict[str, str] | None) -> ModuleValidation:
     course, module = bench.course, bench.module
     baseline = bench.calibrate()
     result = ModuleValidation(module=module, max_score=baseline.max_score)
     result.mistakes = grade_mistakes(bench, load_catalogue(course, module), workers=workers)
     if not catalogue_only:
         mutants = module_mutants(bench)
-        if only is not None:
-            mutants = [mutant for mutant in mutants if mutant.id in only]
-            result.sampled = True
+        kept: list[MutantResult] = []
+        if caught_before is not None:
+            kept = [MutantResult(m, True, caught_before[m.id]) for m in mutants if m.id in caught_before]
+            mutants = [m for m in mutants if m.id not in caught_before]
+            result.carried_over = len(kept)
         if sample is not None and sample < len(mutants):
             mutants = random.Random(int(module.number)).sample(mutants, sample)
             result.sampled = True
         marks = load_marks(course, module)
-        result.mutants = grade_mutants(bench, mutants, marks, workers=workers)
+        result.mutants = kept + grade_mutants(bench, mutants, marks, workers=workers)
         result.mutants_run = True
         if not result.sampled:
             still_needed = {m.mutant.id for m in result.mutants if not m.caught}
@@ -163,13 +169,15 @@ def _validate_with_bundle(bench: GradingBench, *, workers: int, catalogue_only: 
     return result
 
 
-def committed_survivors(course: Course, module: Module) -> set[str]:
-    """Ids of the mutants the committed report lists as survivors or equivalent."""
+def committed_caught(course: Course, module: Module) -> dict[str, str]:
+    """{mutant id: first failing test} of the mutants the committed full report caught."""
     path = reports_dir(course) / f"{module.dirname}.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; run a full 'make validate MODULE={module.number}' first")
     data = json.loads(path.read_text(encoding="utf-8"))
-    return {entry["id"] for entry in data.get("survivors", []) + data.get("equivalent", [])}
+    if data.get("mutation", {}).get("sampled"):
+        raise ValueError(f"{path} comes from a sampled run; run a full 'make validate MODULE={module.number}'")
+    return {entry["id"]: entry["first_failed"] for entry in data.get("caught", [])}
 
 
 def module_mutants(bench: GradingBench) -> list[Mutant]:

@@ -13,7 +13,12 @@ if TYPE_CHECKING:  # imported for type hints only: validate imports this module
     from coursetools.validate import ModuleValidation
 
 COMMAND = "make validate MODULE={number}"
-"""The command that produces a committed report."""
+"""The command that produces a committed report (``SURVIVORS=1`` appended for a survivors run)."""
+
+
+def command_of(result: ModuleValidation) -> str:
+    command = COMMAND.format(number=result.module.number)
+    return command + " SURVIVORS=1" if result.carried_over else command
 
 
 def reports_dir(course: Course) -> Path:
@@ -26,7 +31,7 @@ def to_dict(result: ModuleValidation) -> dict:
     data = {
         "module": module.number,
         "slug": module.slug,
-        "command": COMMAND.format(number=module.number),
+        "command": command_of(result),
         "tool": "cosmic-ray operators, restricted to solution regions (coursetools.mutants)",
         "operators": list(OPERATORS),
         "max_score": result.max_score,
@@ -44,6 +49,7 @@ def to_dict(result: ModuleValidation) -> dict:
             "equivalent_marked": len(result.equivalent),
             "score": result.score,
             "sampled": result.sampled,
+            "carried_over": result.carried_over,
         }
         data["survivors"] = [_mutant_entry(m) for m in result.survivors]
         data["equivalent"] = [{**_mutant_entry(m), "reason": m.equivalent_reason} for m in result.equivalent]
@@ -61,7 +67,10 @@ def _mutant_entry(item) -> dict:
 def to_markdown(result: ModuleValidation) -> str:
     module = result.module
     lines = [f"# Validation of module {module.number} ({module.slug})", "",
-             f"Produced by `{COMMAND.format(number=module.number)}` in {result.seconds:g} s.", ""]
+             f"Produced by `{command_of(result)}` in {result.seconds:g} s.", ""]
+    if result.carried_over:
+        lines += [f"{result.carried_over} mutants caught by the previous full run were kept without regrading "
+                  "(`--survivors`: hidden tests were only added since); every other mutant was graded again.", ""]
     if result.mutants_run:
         lines += ["| mutants generated | caught | survived | equivalent-marked | mutation score |",
                   "|---:|---:|---:|---:|---:|",
