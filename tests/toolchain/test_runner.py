@@ -8,6 +8,7 @@ and do not depend on the reference modules.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
