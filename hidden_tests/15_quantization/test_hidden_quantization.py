@@ -114,7 +114,7 @@ def test_calibrate_leaves_forward_methods_alone(rng):
 
 def test_activation_range_over_batches():
     observed = ActivationRange()
-    for batch in (np.array([0.5, 2.0]), np.array([-3.0, 1.0])):
+    for batch in (np.array([0.5, 2.0]), np.zeros(0), np.array([-3.0, 1.0])):
         observed.observe(batch)
     assert (observed.low, observed.high) == (-3.0, 2.0)
 

@@ -150,7 +150,9 @@ class ActivationRange:
 
     def observe(self, x: np.ndarray) -> None:
         """Widen the range to include every value of x."""
-        #% solution hint="Keep the smaller of self.low and x's minimum, the larger of self.high and x's maximum (as floats)."
+        #% solution hint="An empty array changes nothing; else keep the smaller of self.low and x's minimum, the larger of self.high and x's maximum (as floats)."
+        if np.size(x) == 0:
+            return
         self.low = min(self.low, float(np.min(x)))
         self.high = max(self.high, float(np.max(x)))
         #% endsolution
