@@ -3,6 +3,7 @@
 from collections import Counter
 
 import numpy as np
+import pytest
 
 from tinytorch.core.tokenization import _WORDS, BPETokenizer, CharTokenizer, _merge_symbols, _negate
 
@@ -85,8 +86,14 @@ def _recounted_merges(corpus: str) -> list[tuple[str, str]]:
         symbols = {word: _merge_symbols(parts, best[0]) for word, parts in symbols.items()}
 
 
-def test_incremental_pair_counts_agree_with_a_full_recount():
-    corpus = ("low lower lowest slow slower newest widest " * 3 + "the then there these this thin thing things "
-              + "think thinks the then " * 2 + "aaa aaaa abab baba")
+RECOUNT_CORPORA = [
+    "low lower lowest slow slower newest widest " * 3 + "the then there these this thin thing things "
+    + "think thinks the then " * 2 + "aaa aaaa abab baba",
+    "ac aaac",  # a pair whose count falls to 1 and later grows again must keep that 1
+]
+
+
+@pytest.mark.parametrize("corpus", RECOUNT_CORPORA, ids=["words", "count-one-pair"])
+def test_incremental_pair_counts_agree_with_a_full_recount(corpus):
     tokenizer = BPETokenizer(vocab_size=10_000).train(corpus)
     assert tokenizer.merges == _recounted_merges(corpus)
