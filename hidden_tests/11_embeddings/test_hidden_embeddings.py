@@ -55,3 +55,19 @@ def test_sinusoidal_odd_columns_are_cosines():
     np.testing.assert_allclose(table[2, 1], np.cos(2.0), rtol=1e-6)
     np.testing.assert_allclose(table[2, 3], np.cos(2.0 / 100), rtol=1e-6)
     assert table.dtype == np.float32
+
+
+def test_a_sequence_of_exactly_max_seq_len_is_accepted():
+    out = PositionalEncoding(4, 2)(Tensor(np.zeros((1, 4, 2), dtype=np.float32)))
+    assert out.shape == (1, 4, 2)
+
+
+def test_a_too_long_sequence_is_refused_naming_its_length():
+    with pytest.raises(ValueError, match="5"):
+        PositionalEncoding(4, 2)(Tensor(np.zeros((1, 5, 2), dtype=np.float32)))
+
+
+def test_sinusoidal_frequencies_at_a_far_position():
+    """Base 10000 and paired frequencies: at t = 1000 with D = 4, columns 2 and 3 are sin and cos of 10."""
+    table = create_sinusoidal_embeddings(1001, 4).data
+    np.testing.assert_allclose(table[1000], [np.sin(1000.0), np.cos(1000.0), np.sin(10.0), np.cos(10.0)], atol=1e-5)
