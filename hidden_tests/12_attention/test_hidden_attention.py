@@ -69,3 +69,8 @@ def test_attention_keeps_float32():
     out, weights = scaled_dot_product_attention(*(Tensor(R.standard_normal((1, 3, 4)).astype(np.float32)) for _ in range(3)),
                                                 mask=causal_mask(3))
     assert out.dtype == np.float32 and weights.dtype == np.float32
+
+
+def test_input_without_a_batch_axis_is_refused_naming_its_shape():
+    with pytest.raises(ValueError, match=r"\(5, 8\)"):
+        MultiHeadAttention(8, 2)(Tensor(np.zeros((5, 8), dtype=np.float32)))
