@@ -74,3 +74,22 @@ def test_attention_keeps_float32():
 def test_input_without_a_batch_axis_is_refused_naming_its_shape():
     with pytest.raises(ValueError, match=r"\(5, 8\)"):
         MultiHeadAttention(8, 2)(Tensor(np.zeros((5, 8), dtype=np.float32)))
+
+
+def _linear(layer, x):
+    return x @ layer.weight.data.astype(np.float64) + layer.bias.data.astype(np.float64)
+
+
+def test_multi_head_attention_matches_a_numpy_computation():
+    """Project, split into heads, attend with 1/sqrt(d) scaling, merge, then the output projection."""
+    mha = MultiHeadAttention(8, 2, rng=np.random.default_rng(3))
+    for layer in (mha.q_proj, mha.k_proj, mha.v_proj, mha.out_proj):
+        layer.bias.data[...] = np.random.default_rng(4).standard_normal(layer.bias.shape)
+    x = np.random.default_rng(5).standard_normal((2, 3, 8))
+    q, k, v = (_linear(p, x).reshape(2, 3, 2, 4).transpose(0, 2, 1, 3) for p in (mha.q_proj, mha.k_proj, mha.v_proj))
+    scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(4)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    merged = (weights @ v).transpose(0, 2, 1, 3).reshape(2, 3, 8)
+    out = mha(Tensor(x.astype(np.float32))).data
+    np.testing.assert_allclose(out, _linear(mha.out_proj, merged), rtol=1e-4, atol=1e-5)
