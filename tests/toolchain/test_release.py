@@ -1,6 +1,7 @@
 """make release-module: skeleton repo, solution repo and Gradescope bundle."""
 
 import ast
+import dataclasses
 import os
 import stat
 import subprocess
@@ -74,6 +75,6 @@ def test_bundle_tree_holds_no_code_of_the_graded_module(released_01):
 
 
 def test_planned_modules_are_refused_with_a_clear_message(course):
-    planned = next(m for m in course.modules if not m.released)
+    planned = dataclasses.replace(course.modules[-1], status="planned")  # every module may be released by now
     with pytest.raises(NotReleasedError, match=f"module {planned.number}.*planned"):
         check_released(course, planned)
