@@ -3,7 +3,9 @@
 Each attack's code runs either at import time (appended to the module) or inside a test
 (wrapped around ``Tensor.__add__``, which every group calls). ``{results}``, ``{root}`` and
 ``{port}`` in the code are filled in per run, so an attack knows what a real attacker would
-have to guess: where results.json is written and where the grader lives.
+have to guess: where results.json is written and where the grader lives. ``{drop}`` is a
+world-writable folder where an attack leaves a heartbeat, so the suite can tell whether a
+process of the submission outlived the grader.
 """
 
 from __future__ import annotations
@@ -74,12 +76,15 @@ ATTACKS = [
         if os.fork() == 0:
             os.setsid()
             if os.fork() == 0:
-                for _ in range(300):
+                os.closerange(0, 4096)  # a proper daemon: the grader sees no open pipe of it
+                for _ in range(800):
                     try:
                         with open("{{results}}", "w") as handle:
                             handle.write('{FAKE_RESULTS}')
                     except OSError:
                         pass
+                    with open("{{drop}}/alive", "w") as handle:
+                        handle.write(str(time.time()))
                     time.sleep(0.05)
             os._exit(0)
         """),

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -74,13 +77,19 @@ def _limitation(attack: Attack):
 def test_attack_is_held(attack: Attack, honest, tmp_path):
     root = tmp_path / "autograder"
     listener = Listener()
+    drop = Path(tempfile.mkdtemp(prefix="hostile-drop-"))
+    drop.chmod(0o1777)
     try:
         files = submission(attack, buggy_tensor(), results=str(root / "results" / "results.json"),
-                           root=str(root), port=str(listener.port))
+                           root=str(root), port=str(listener.port), drop=str(drop))
         graded = grade(root, files)
-        time.sleep(0.5)
+        finished = time.time()
+        time.sleep(1.0)
+        heartbeat = (drop / "alive").stat().st_mtime if (drop / "alive").exists() else None
     finally:
         listener.close()
+        shutil.rmtree(drop, ignore_errors=True)
+    assert heartbeat is None or heartbeat <= finished, "a process of the submission outlived the grader"
     check_results_schema(graded.results)
     assert graded.score <= honest.score + 1e-9, f"{attack.name} raised the score to {graded.score}:\n{graded.output}"
     assert graded.seconds < BUDGET + GRACE
