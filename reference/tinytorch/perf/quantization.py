@@ -171,7 +171,7 @@ def calibrate(model, batches) -> dict[str, ActivationRange]:
     names as ``named_layers`` gives them (the model itself is ""). The passes run in eval mode
     (dropout off, running statistics), record no graph, and leave the model as it was.
     """
-    #% solution hint="ranges = {name: ActivationRange()} for every QUANTIZABLE layer of named_layers(model); in eval mode (restore the mode after), inside intercept_forward(those layers, observer) and no_grad(), call the model on each batch; the observer updates the range of its layer with its first argument's data."
+    #% solution name="calibrate" hint="ranges = {name: ActivationRange()} for every QUANTIZABLE layer of named_layers(model); in eval mode (restore the mode after), inside intercept_forward(those layers, observer) and no_grad(), call the model on each batch; the observer updates the range of its layer with its first argument's data."
     targets = [(name, layer) for name, layer in named_layers(model) if isinstance(layer, QUANTIZABLE)]
     ranges = {name: ActivationRange() for name, _ in targets}
 
