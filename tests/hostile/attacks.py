@@ -200,7 +200,7 @@ ATTACKS = [
                                 os.remove(_path)
                             except OSError:
                                 pass
-        """),
+        """, needs_root="a grader that is not root shares its user with the student code, which may then edit the bundle"),
     Attack("monkeypatch_numpy", "make NumPy's comparisons always agree", """
         import numpy
         numpy.testing.assert_allclose = lambda *args, **kwargs: None
