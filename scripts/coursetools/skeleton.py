@@ -135,13 +135,12 @@ def write_tito(course: Course, module: Module, dest: Path) -> None:
     from coursetools.bundle import PYTEST_INI
 
     tools = dest / "tools"
-    scripts = course.root / "scripts" / "coursetools"
+    scripts, runtime = toolchain_sources()
     for relative in shipped_toolchain(scripts):
         target = tools / "coursetools" / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(scripts / relative, target)
-    shutil.copytree(course.root / "graders" / "tinytorch_grader", tools / "tinytorch_grader",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(runtime, tools / "tinytorch_grader", ignore=shutil.ignore_patterns("__pycache__"))
     modules = [module_record(m).to_dict() for m in course.modules if m.number <= module.number and m.released]
     slice_path = dest / SLICE
     slice_path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,12 +152,20 @@ def write_tito(course: Course, module: Module, dest: Path) -> None:
     config["groups"] = [g for g in config["groups"] if g["visibility"] == "visible"]
     (grader / "grader.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
     (grader / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
-    shutil.copyfile(course.root / "graders" / "templates" / "run_autograder", grader / "run_autograder")
+    shutil.copyfile(runtime.parent / "templates" / "run_autograder", grader / "run_autograder")
     (grader / "run_autograder").chmod(0o755)
     for relative in module.files:
         starter = dest / ".tito" / "starter" / relative
         starter.parent.mkdir(parents=True, exist_ok=True)
         starter.write_text(with_cell_markers(render_file(course, module, relative, "skeleton")), encoding="utf-8")
+
+
+def toolchain_sources() -> tuple[Path, Path]:
+    """The running coursetools and tinytorch_grader packages: what the student repository gets a copy of."""
+    import coursetools
+    import tinytorch_grader
+
+    return Path(coursetools.__file__).resolve().parent, Path(tinytorch_grader.__file__).resolve().parent
 
 
 def shipped_toolchain(scripts: Path) -> list[str]:
@@ -273,9 +280,8 @@ def _public_lines(course: Course, module: Module) -> set[str]:
 
 def _tool_files(course: Course) -> list[Path]:
     """The course code shipped under tools/ (also public in every grader bundle)."""
-    scripts = course.root / "scripts" / "coursetools"
-    runtime = sorted((course.root / "graders" / "tinytorch_grader").glob("*.py"))
-    return [scripts / relative for relative in shipped_toolchain(scripts)] + runtime
+    scripts, runtime = toolchain_sources()
+    return [scripts / relative for relative in shipped_toolchain(scripts)] + sorted(runtime.glob("*.py"))
 
 
 def _outside_regions(text: str) -> list[str]:
