@@ -10,7 +10,9 @@ from coursetools.markers import find_regions
 from coursetools.mistakes import (CatalogueError, MIN_MISTAKES, apply_mistake, changed_lines_outside_regions,
                                   load_catalogue, write_mistake)
 from coursetools.mutants import mutants_of_file
-from coursetools.validate import MistakeResult, ModuleValidation, MutantResult, grade_mistakes, validate_module
+from coursetools.validate import (MistakeResult, ModuleValidation, MutantResult, committed_caught, grade_mistakes,
+                                 validate_module)
+from coursetools.validation_report import write_reports
 from coursetools.variant_grading import GradingBench
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,8 +160,8 @@ def test_a_catalogued_mistake_round_trips_through_its_patch(toy_course):
     module = toy_course.module("01")
     write_mistake(toy_course, module, "off_by_one", "Adds one after doubling.", "return 2 * x", "return 2 * x + 1")
     [mistake] = load_catalogue(toy_course, module)
-    assert mistake.description == "Adds 2 instead of doubling."
-    assert "return 2 + x" in apply_mistake(toy_course, module, mistake)["tinytorch/core/toy.py"]
+    assert mistake.description == "Adds one after doubling."
+    assert "return 2 * x + 1" in apply_mistake(toy_course, module, mistake)["tinytorch/core/toy.py"]
 
 
 def test_a_stale_patch_is_reported_with_the_fix(toy_course):
@@ -189,6 +191,9 @@ def test_toy_module_is_graded_through_its_bundle(toy_course, tmp_path, capsys):
     assert "mistake 'same_value' loses no points" in result.problems()
     assert len(result.mutants) == 4 and result.score == 100.0  # * -> / and constant + 1 in both regions
     assert result.stale_marks == ["tinytorch/core/toy.py::double::NumberReplacer::return 2 * x"]
+    write_reports(toy_course, result)
+    again = validate_module(toy_course, module, workers=2, caught_before=committed_caught(toy_course, module))
+    assert again.carried_over == 4 and again.score == 100.0  # nothing left to regrade
 
 
 @pytest.mark.slow
