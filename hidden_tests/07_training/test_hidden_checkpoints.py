@@ -116,3 +116,20 @@ def test_saving_does_not_disturb_training(tmp_path):
     b.train_epoch(_data(3))
     for p, q in zip(a.model.parameters(), b.model.parameters()):
         np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_a_schedule_that_never_stepped_is_restored_at_zero(tmp_path):
+    fresh = _trainer(0, scheduler=True)
+    path = fresh.save_checkpoint(tmp_path / "start.npz")
+    other = _trainer(7, scheduler=True)
+    other.scheduler.count = 5
+    other.load_checkpoint(path)
+    assert other.scheduler.count == 0
+
+
+def test_a_checkpoint_without_a_schedule_leaves_the_scheduler_alone(tmp_path):
+    _, path = _trained(tmp_path)
+    other = _trainer(7, scheduler=True)
+    other.scheduler.count = 3
+    other.load_checkpoint(path)
+    assert other.scheduler.count == 3

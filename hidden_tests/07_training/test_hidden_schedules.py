@@ -109,3 +109,9 @@ def test_clip_modifies_gradients_in_place():
 def test_clip_over_matrices_uses_every_entry():
     p = _param(np.full((2, 2), 2.0))
     assert clip_grad_norm([p], max_norm=100.0) == pytest.approx(4.0)
+
+
+def test_one_cycle_without_warmup_starts_at_max_lr():
+    schedule = OneCycleLR(0.1, total_steps=10, pct_start=0.0, optimizer=SGD([_param([1.0])], lr=1.0))
+    assert schedule.get_lr(0) == pytest.approx(0.1)
+    assert schedule.optimizer.lr == pytest.approx(0.1)
