@@ -133,3 +133,11 @@ def test_a_checkpoint_without_a_schedule_leaves_the_scheduler_alone(tmp_path):
     other.scheduler.count = 3
     other.load_checkpoint(path)
     assert other.scheduler.count == 3
+
+
+def test_loading_into_a_model_with_an_extra_parameter_names_it(tmp_path):
+    _, path = _trained(tmp_path)
+    model = Sequential(Linear(4, 5), ReLU(), Linear(5, 2), ReLU(), Linear(2, 2))
+    other = Trainer(model, Adam(model.parameters(), lr=0.01), CrossEntropyLoss())
+    with pytest.raises(ValueError, match=r"layers\.4\.weight"):
+        other.load_checkpoint(path)
