@@ -163,3 +163,11 @@ def test_calibration_runs_in_eval_mode_and_restores_the_mode(rng):
     ranges = calibrate(model, [Tensor(np.ones((8, 4), dtype=np.float32))])
     assert (ranges["layers.1"].low, ranges["layers.1"].high) == (1.0, 1.0)  # dropout off: no zeros, no 2s
     assert model.training and model.layers[0].training
+
+
+def test_zero_point_rounds_to_nearest(rng):
+    lows, highs = rng.uniform(-3.0, -0.1, 40).astype(np.float32), rng.uniform(0.1, 3.0, 40).astype(np.float32)
+    scale, zero_point = quantization_params(lows, highs, symmetric=False)
+    np.testing.assert_allclose(scale, (highs - lows) / 255, rtol=1e-6)
+    expected = np.rint(-128 - lows.astype(np.float64) / scale.astype(np.float64))
+    assert zero_point.dtype == np.int8 and np.array_equal(zero_point.astype(np.int64), expected.astype(np.int64))

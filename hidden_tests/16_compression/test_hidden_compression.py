@@ -174,3 +174,15 @@ def test_distillation_keeps_float32(rng):
     assert loss.dtype == np.float32
     loss.backward()
     assert student.grad.dtype == np.float32
+
+
+def test_amount_zero_prunes_nothing(rng):
+    model = Sequential(Linear(4, 5, rng=rng), Linear(5, 2, rng=rng))
+    masks = magnitude_prune(model, 0.0)
+    assert masks.sparsity == 0.0 and sparsity(model) == 0.0
+
+
+@pytest.mark.parametrize("amount", [1.0, 1.5, -0.2])
+def test_prune_channels_refuses_amounts_outside_0_1(rng, amount):
+    with pytest.raises(ValueError):
+        prune_channels(Sequential(Linear(3, 4, rng=rng), Linear(4, 2, rng=rng)), 0, amount)
