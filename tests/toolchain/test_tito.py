@@ -65,6 +65,8 @@ def test_test_and_grade_agree_with_make_grade(student, released_01, tmp_path):
     assert graded["score"] == pytest.approx(tested["points"], abs=0.01) == pytest.approx(sum(visible.values()), abs=0.01)
     status = tito_json(student, "module", "status", "01")
     assert status["modules"][0]["phase"] == "tests passing" and status["modules"][0]["stubs_left"] == 0
+    tito_json(student, "module", "complete", "01")
+    assert tito_json(student, "module", "status", "01")["modules"][0]["phase"] == "completed"
 
 
 def test_start_never_overwrites_and_recreates_only_what_is_missing(student):
@@ -114,6 +116,26 @@ def test_doctor_sees_the_student_package(student):
     checks = {c["name"]: c for c in doctor["checks"]}
     assert checks["tinytorch"]["ok"] and str(student) in checks["tinytorch"]["found"]
     assert "BLAS" in checks["NumPy"]["found"] and doctor["ok"]
+
+
+def test_setup_check_creates_the_data_folder_and_installs_nothing(student, tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYTORCH_DATA", str(tmp_path / "data"))
+    setup = tito_json(student, "setup", "--check")
+    assert setup["ok"] and (tmp_path / "data").is_dir()
+    assert {c["name"]: c["ok"] for c in setup["checks"]}["datasets"] is False
+
+
+def test_milestones_are_listed_with_their_recorded_results():
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    run = [sys.executable, "-m", "coursetools.tito.main", "milestone"]
+    listed = json.loads(subprocess.run([*run, "list", "--json"], cwd=ROOT, env=env, capture_output=True,
+                                       text=True, timeout=60).stdout)
+    folders = sorted(p.name for p in (ROOT / "milestones").iterdir() if p.is_dir() and p.name[:2].isdigit())
+    assert [m["folder"] for m in listed["milestones"]] == folders
+    status = json.loads(subprocess.run([*run, "status", "--json"], cwd=ROOT, env=env, capture_output=True,
+                                       text=True, timeout=60).stdout)
+    recorded = {p.stem for p in (ROOT / "milestones" / "results").glob("*.json")}
+    assert {e["result"] for e in status["milestones"]} - {"never run"} == recorded
 
 
 def test_skeleton_ships_only_the_toolchain_tito_needs(student):
