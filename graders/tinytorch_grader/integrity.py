@@ -12,6 +12,7 @@ can patch it too (docs/SECURITY.md says which guarantees hold).
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import sys
 import types
@@ -22,6 +23,9 @@ WATCHED_PREFIXES = (
     "conftest", "builtins", "math", "json", "unittest.mock",
 )
 """Modules (and their submodules) whose functions and classes must not change during a run."""
+PRELOADED = ("numpy", "numpy.testing", "numpy.linalg", "numpy.random", "unittest.mock")
+"""Imported before the snapshot, so the modules tests compare with are watched even when NumPy
+would only import them lazily (after the student's code had a chance to patch them)."""
 
 
 class Snapshot:
@@ -30,21 +34,35 @@ class Snapshot:
     def __init__(self, tree: Path, trusted: list[str], pluginmanager) -> None:
         self.tree = Path(tree).resolve()
         self.pluginmanager = pluginmanager
+        for name in PRELOADED:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
         self.names = [name for name in list(sys.modules) if _watched(name, trusted)]
         self.objects = {}
+        self.keys = {}
         for name in self.names:
             module = sys.modules.get(name)
             if isinstance(module, types.ModuleType):
                 self.objects.update(_members(name, module))
+                self.keys[name] = set(vars(module))
         self.hooks = _hook_implementations(pluginmanager)
 
     def changes(self) -> list[str]:
-        """Watched names that now point to another object, and hooks added from outside the tree."""
+        """Watched names that now point to another object, functions added to a watched module (they
+        would shadow a builtin in its globals), and hooks added from outside the tree."""
         changed = []
         for key, original in self.objects.items():
             current = _lookup(key)
             if current is not original:
                 changed.append(f"{'.'.join(key)} was replaced")
+        for name, keys in self.keys.items():
+            module = sys.modules.get(name)
+            for attr in set(vars(module)) - keys if module is not None else ():
+                value = vars(module).get(attr)
+                if callable(value) and not isinstance(value, types.ModuleType):
+                    changed.append(f"{name}.{attr} was added")
         for hook, impl in _hook_implementations(self.pluginmanager).items() - self.hooks.items():
             if not self._from_tree_conftest(impl):
                 changed.append(f"a {hook[0]} hook was added ({getattr(impl, '__qualname__', impl)!r})")

@@ -239,10 +239,11 @@ def _child_setup(limits: Limits, uid: int | None, wall_seconds: float, isolate_n
     """The function the child runs between fork and exec: namespace, user, limits."""
     cpu = int(wall_seconds + limits.cpu_margin_seconds)
     nproc = limits.max_processes if uid is not None else _own_process_count() + limits.max_processes
+    unshare = ctypes.CDLL(None, use_errno=True).unshare  # looked up before the fork, only called after
 
     def setup() -> None:
-        if isolate_network:
-            ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET)
+        if isolate_network and unshare(CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "could not create the sandbox's network namespace")
         if uid is not None:
             os.setgroups([])
             os.setgid(uid)

@@ -206,6 +206,11 @@ ATTACKS = [
         numpy.testing.assert_allclose = lambda *args, **kwargs: None
         numpy.allclose = lambda *args, **kwargs: True
         """, evidence="replaced functions"),
+    Attack("shadow_builtins_in_numpy", "add names to NumPy's modules that shadow the builtins their code calls", """
+        import numpy.testing._private.utils as _utils
+        _utils.all = lambda iterable: True
+        _utils.any = lambda iterable: False
+        """, evidence="replaced functions"),
     Attack("monkeypatch_fixtures_and_earlier_modules", "replace the shared test helper and an earlier module's function", """
         import sys
         import conftest
