@@ -350,7 +350,7 @@ def intercept_forward(layers: list[tuple[str, object]],
     for name, layer in layers:
         had_own = "forward" in vars(layer)
         original = layer.forward
-        saved.append((layer, had_own, vars(layer).get("forward")))
+        saved.insert(0, (layer, had_own, vars(layer).get("forward")))  # newest first: undone in reverse order
 
         def timed(*args, _name=name, _layer=layer, _original=original, **kwargs):
             start = time.perf_counter()
@@ -362,7 +362,7 @@ def intercept_forward(layers: list[tuple[str, object]],
     try:
         yield
     finally:
-        for layer, had_own, own in reversed(saved):  # undo in reverse, so a layer listed twice ends as it began
+        for layer, had_own, own in saved:
             if had_own:
                 layer.forward = own
             else:
