@@ -28,7 +28,7 @@ from tinytorch.perf.profiling import (
 
 class FakeClock:
     def __init__(self):
-        self.seconds = 0.0
+        self.seconds = 1000.0  # not 0, so a sum of clock readings cannot pass for a difference
 
     def __call__(self) -> float:
         return self.seconds
@@ -222,3 +222,16 @@ def test_intercept_forward_restores_a_layer_listed_twice(rng):
     with intercept_forward([("a", layer), ("b", layer)], lambda name, *rest: calls.append(name)):
         layer(Tensor(np.ones((1, 2), dtype=np.float32)))
     assert sorted(calls) == ["a", "b"] and "forward" not in vars(layer)
+
+
+def test_a_single_repeat_is_allowed(clock):
+    latency = measure_latency(lambda: setattr(clock, "seconds", clock.seconds + 0.002), warmup=0, repeats=1)
+    assert latency.samples == pytest.approx((2.0,)) and latency.p99_ms == pytest.approx(2.0)
+
+
+def test_table_of_an_instant_pass_does_not_divide_by_zero():
+    from tinytorch.perf.profiling import LayerProfile
+
+    row = LayerProfile(name="only", kind="ReLU", output_shape=(1,), params=0, flops=0, activation_bytes=4, ms=0.0)
+    table = ModelProfile(layers=[row], total_ms=0.0, total_params=0).table()
+    assert "only" in table and "nan" not in table and "inf" not in table

@@ -16,7 +16,7 @@ class FakeClock:
     """Stands in for time.perf_counter: time moves only when a test says so."""
 
     def __init__(self):
-        self.seconds = 0.0
+        self.seconds = 1000.0  # not 0, so a sum of clock readings cannot pass for a difference
 
     def __call__(self) -> float:
         return self.seconds
