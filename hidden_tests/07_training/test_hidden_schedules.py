@@ -115,3 +115,9 @@ def test_one_cycle_without_warmup_starts_at_max_lr():
     schedule = OneCycleLR(0.1, total_steps=10, pct_start=0.0, optimizer=SGD([_param([1.0])], lr=1.0))
     assert schedule.get_lr(0) == pytest.approx(0.1)
     assert schedule.optimizer.lr == pytest.approx(0.1)
+
+
+def test_one_cycle_with_a_one_step_warmup():
+    schedule = OneCycleLR(0.1, total_steps=10, pct_start=0.1)  # warm = 1 step
+    assert schedule.get_lr(0) == pytest.approx(0.1 / 25)
+    assert schedule.get_lr(1) == pytest.approx(0.1)

@@ -153,3 +153,14 @@ def test_fit_with_progress_prints_one_line_per_epoch_off_a_terminal(rng, capsys)
     trainer.fit(_batches(rng), 2, val_loader=_batches(rng), progress=True)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and "epoch 2" in lines[1]
+
+
+def test_one_batch_epoch_takes_one_plain_sgd_step(rng):
+    x, y = _regression(rng)
+    a, b = Linear(3, 1, rng=np.random.default_rng(1)), Linear(3, 1, rng=np.random.default_rng(1))
+    Trainer(a, SGD(a.parameters(), lr=0.1), MSELoss()).train_epoch([(x, y)])
+    MSELoss()(b(x), y).backward()
+    for p in b.parameters():
+        p.data -= 0.1 * p.grad.data
+    np.testing.assert_allclose(a.weight.data, b.weight.data, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(a.bias.data, b.bias.data, rtol=1e-5, atol=1e-7)
