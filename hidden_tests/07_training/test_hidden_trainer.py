@@ -164,3 +164,16 @@ def test_one_batch_epoch_takes_one_plain_sgd_step(rng):
         p.data -= 0.1 * p.grad.data
     np.testing.assert_allclose(a.weight.data, b.weight.data, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(a.bias.data, b.bias.data, rtol=1e-5, atol=1e-7)
+
+
+def test_each_step_uses_only_its_own_batch_gradient(rng):
+    """Two batches in one epoch: the second step must not carry the first batch's gradient."""
+    data = _batches(rng, 2)
+    a, b = Linear(3, 2, rng=np.random.default_rng(6)), Linear(3, 2, rng=np.random.default_rng(6))
+    Trainer(a, SGD(a.parameters(), lr=0.1), CrossEntropyLoss()).train_epoch(data)
+    for x, y in data:
+        CrossEntropyLoss()(b(x), y).backward()
+        for p in b.parameters():
+            p.data -= 0.1 * p.grad.data
+            p.grad = None
+    np.testing.assert_allclose(a.weight.data, b.weight.data, rtol=1e-5, atol=1e-7)
