@@ -5,8 +5,8 @@ Cosmic Ray (a maintained mutation tool) supplies the operators and the code rewr
 file). What it cannot do is restrict a run to line ranges or grade through our bundle, so this
 file does the selection: it keeps only the positions that fall inside a solution region, and
 gives each mutant an id that survives edits elsewhere in the file (region, operator, the
-mutated line's text and an ordinal), so an equivalent-mutant mark stays attached to it. Code inside f-strings (the wording of
-error messages) is not mutated.
+mutated line's text and an ordinal), so an equivalent-mutant mark stays attached to it.
+Code inside f-strings (the wording of error messages) is not mutated.
 Why Cosmic Ray and not mutmut or poodle: docs/DESIGN.md, "Assessment validity".
 """
 

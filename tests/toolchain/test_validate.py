@@ -107,7 +107,8 @@ def test_code_outside_regions_is_never_mutated():
 
 
 def test_the_wording_of_an_fstring_message_is_not_mutated():
-    source = 'def check(x):\n    #% solution\n    if x > 1:\n        raise ValueError(f"at most {1 + 0}")\n    #% endsolution\n'
+    source = ('def check(x):\n    #% solution\n    if x > 1:\n'
+              '        raise ValueError(f"at most {1 + 0}")\n    #% endsolution\n')
     mutants = mutants_of_file(source, "check.py")
     assert {m.operator for m in mutants} >= {"ReplaceComparisonOperator_Gt_GtE", "NumberReplacer", "AddNot"}
     assert {m.line for m in mutants} == {3}
