@@ -47,7 +47,8 @@ def describe(ws: Workspace, module: ModuleInfo, progress: dict) -> dict:
     elif todo == 0:
         phase = "implemented" if ws.is_student else "reference"
     else:
-        phase = "in progress" if entry.get("started") or todo < _starter_stubs(ws, module) else "not started"
+        touched = entry.get("started") or entry.get("tested") or todo < _starter_stubs(ws, module)
+        phase = "in progress" if touched else "not started"
     return {"number": module.number, "title": module.title, "status": module.status, "phase": phase,
             "files": list(module.files), "stubs_left": todo, "visible_points": module.visible_points,
             "max_points": module.max_points, "last_test": entry.get("tested"),
