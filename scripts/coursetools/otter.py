@@ -11,7 +11,9 @@ Otter grades exactly one ``.py`` per submission, so the submission is the studen
   submitted file once with the same sandboxed runner and answers per test. They read the bundle
   from ``../source/files`` (never the copy Otter places in the submission folder, which a
   student folder of the same name would replace), so the overlay rule holds;
-- ``requirements.txt``: the grader's exact pins, installed by Otter's setup.sh.
+- ``requirements.txt``: the grader's exact pins, installed by Otter's setup.sh;
+- ``tinytorch_grader/`` at the zip root (added after ``otter generate``): the plugin that keeps
+  Otter from executing the submission in its kernel, imported from ``/autograder/source``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,7 +31,9 @@ from coursetools.manifest import Course, Module
 
 BUNDLE_FOLDER = "tinytorch_bundle"
 """The folder under Otter's files/ that holds our grader bundle."""
-OTTER_CONFIG = {"show_hidden": True, "force_public_test_summary": True}
+PLUGIN = "tinytorch_grader.otter_plugin.SkipSubmissionExecution"
+"""Keeps Otter from executing the submission in its kernel (the sandbox grades it instead)."""
+OTTER_CONFIG = {"show_hidden": True, "force_public_test_summary": True, "plugins": [PLUGIN]}
 """Otter gives every question one visibility: with show_hidden, scores show when grades are published
 (our after_due_date groups' nearest match), and the always-visible "Public Tests" entry reports every
 case of the visible groups (not hidden), so students see what the Gradescope bundle shows them."""
@@ -92,7 +97,15 @@ def build_otter_bundle(course: Course, module: Module, gradescope_dir: Path) -> 
                 requirements="requirements.txt", files=[BUNDLE_FOLDER], no_environment=True,
                 python_version=course.python,
             )
+    add_runtime_at_root(archive, Path(gradescope_dir) / "tinytorch_grader")
     return archive
+
+
+def add_runtime_at_root(archive: Path, runtime: Path) -> None:
+    """Append the grader runtime at the zip root, where Otter's runner imports the plugin from."""
+    with zipfile.ZipFile(archive, "a", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(runtime.rglob("*.py")):
+            zf.write(path, arcname=f"tinytorch_grader/{path.relative_to(runtime).as_posix()}")
 
 
 def write_test_files(config: dict, folder: Path) -> list[Path]:

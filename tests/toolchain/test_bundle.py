@@ -11,8 +11,8 @@ import pytest
 from coursetools.bundle import build_bundles
 from coursetools.skeleton import render_file
 
-RUNTIME = {"__init__.py", "__main__.py", "feedback.py", "fixtures.py", "integrity.py", "otter_bridge.py", "plugin.py",
-           "results.py", "run.py", "sandbox.py"}
+RUNTIME = {"__init__.py", "__main__.py", "feedback.py", "fixtures.py", "integrity.py", "otter_bridge.py",
+           "otter_plugin.py", "plugin.py", "results.py", "run.py", "sandbox.py"}
 GRADESCOPE_PYTHON = (3, 10)
 """Gradescope's Ubuntu 22.04 base image runs python3 3.10 (shared/reference/autograders.md 1.3)."""
 

@@ -43,6 +43,7 @@ def group_points(gradescope_dir: Path) -> dict[str, float]:
 def test_release_writes_an_otter_zip_made_by_otter_generate(released_01):
     names = zipfile.ZipFile(released_01["otter"]).namelist()
     assert {"run_autograder", "run_otter.py", "setup.sh", "environment.yml", "otter_config.json"} <= set(names)
+    assert "tinytorch_grader/otter_plugin.py" in names
     assert f"files/{BUNDLE_FOLDER}/grader.json" in names
     assert len([n for n in names if n.startswith("tests/")]) == 6
 
@@ -78,3 +79,19 @@ def test_a_module_with_several_files_is_refused_with_the_reason(course, tmp_path
     several = dataclasses.replace(course.module("01"), files=["tinytorch/core/tensor.py", "tinytorch/core/extra.py"])
     with pytest.raises(OtterBundleError, match="exactly one .py"):
         build_otter_bundle(course, several, tmp_path)
+
+
+SKIP_EVERY_CHECK = """
+
+import otter.test_files.exception_test as _otter_tests
+_otter_tests.test_case.call_func = lambda self, env: None
+"""
+
+
+def test_top_level_code_of_a_submission_never_runs_in_otters_kernel(released_01, tmp_path):
+    """Otter would execute the file in the kernel that runs its checks; the plugin prevents it."""
+    submission = tmp_path / "hostile" / "tensor.py"
+    submission.parent.mkdir()
+    submission.write_text((released_01["skeleton"] / TENSOR).read_text() + SKIP_EVERY_CHECK)
+    results = otter_run(released_01["otter"], submission, tmp_path / "out")
+    assert all(score == 0 for score, _ in question_scores(results).values())
