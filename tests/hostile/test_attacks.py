@@ -34,8 +34,9 @@ def honest(tmp_path_factory):
 
 
 def test_the_honest_base_earns_part_of_the_points(honest):
-    """An attack can only show it was held when there are points left to steal."""
-    assert 0 < honest.score < honest.results["extra_data"]["max_score"]
+    """An attack can only show it was held when there are points left to steal: the broken
+    multiplication fails one visible test (10 points) and one hidden test (10 points)."""
+    assert honest.score == 40 and honest.results["extra_data"]["max_score"] == 60
 
 
 class Listener:
