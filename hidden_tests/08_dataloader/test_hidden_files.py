@@ -190,3 +190,9 @@ def test_digits_with_the_wrong_column_count_is_refused(tmp_path):
 def test_missing_digits_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="digits.csv.gz"):
         load_digits(tmp_path)
+
+
+def test_read_idx_accepts_an_empty_array():
+    """A zero-length dimension: the file is the header alone, and that is valid."""
+    empty = read_idx(_idx(np.zeros(0, dtype=np.uint8), compress=False))
+    assert empty.shape == (0,) and empty.dtype == np.uint8

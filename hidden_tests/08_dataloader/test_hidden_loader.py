@@ -115,3 +115,8 @@ def test_loading_does_not_modify_the_dataset():
     for x, _ in DataLoader(ds, batch_size=4, transform=lambda t: Tensor(t.data * 0)):
         pass
     np.testing.assert_array_equal(ds.tensors[0].data, before)
+
+
+def test_batch_size_one_is_accepted():
+    loader = DataLoader(_dataset(3), batch_size=1)
+    assert len(loader) == 3 and [x.shape for x, _ in loader] == [(1, 1)] * 3
