@@ -196,3 +196,19 @@ def test_read_idx_accepts_an_empty_array():
     """A zero-length dimension: the file is the header alone, and that is valid."""
     empty = read_idx(_idx(np.zeros(0, dtype=np.uint8), compress=False))
     assert empty.shape == (0,) and empty.dtype == np.uint8
+
+
+def test_a_failed_connection_reaches_the_caller_unchanged(tmp_path, monkeypatch):
+    """No .part file exists yet when the connection fails: cleaning up must not hide the real error."""
+    def offline(url):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(dataloader, "_open_url", offline)
+    with pytest.raises(urllib.error.URLError):
+        dataloader.download("https://example.invalid/x.gz", tmp_path / "x.gz", "0" * 32)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cifar_batch_that_is_not_a_dict_is_refused():
+    with pytest.raises(ValueError, match="list"):
+        read_cifar_batch(pickle.dumps(["images", 3]))
