@@ -14,6 +14,7 @@ from tinytorch.perf.compression import (
     PruningMasks,
     distillation_loss,
     keep_input_channels,
+    keep_mask,
     keep_output_channels,
     magnitude_prune,
     prune_channels,
@@ -186,3 +187,24 @@ def test_amount_zero_prunes_nothing(rng):
 def test_prune_channels_refuses_amounts_outside_0_1(rng, amount):
     with pytest.raises(ValueError):
         prune_channels(Sequential(Linear(3, 4, rng=rng), Linear(4, 2, rng=rng)), 0, amount)
+
+
+def test_keep_mask_matches_a_full_sort(rng):
+    for size, amount in [(10, 0.1), (37, 0.3), (50, 0.5), (64, 0.77), (9, 0.95)]:
+        magnitudes = rng.permutation(size).astype(np.float64)  # distinct values, shuffled
+        k = round(amount * size)
+        expected = np.ones(size, dtype=bool)
+        expected[np.argsort(magnitudes)[:k]] = False
+        np.testing.assert_array_equal(keep_mask(magnitudes, amount), expected)
+
+
+def test_global_pruning_over_three_layers_uses_one_threshold(rng):
+    model = Sequential(Linear(5, 6, rng=rng), Linear(6, 7, rng=rng), Linear(7, 3, rng=rng))
+    model.layers[2].weight.data *= 10
+    originals = [np.abs(layer.weight.data).copy() for layer in model.layers]
+    everything = np.concatenate([w.ravel() for w in originals])
+    threshold = np.sort(everything)[round(0.6 * everything.size) - 1]
+    masks = magnitude_prune(model, 0.6)
+    for layer, original, mask in zip(model.layers, originals, masks.masks.values()):
+        np.testing.assert_array_equal(mask, original > threshold)
+        np.testing.assert_array_equal(layer.weight.data == 0, original <= threshold)
