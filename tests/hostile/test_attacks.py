@@ -22,7 +22,7 @@ import pytest
 from .attacks import ATTACKS, Attack, submission
 from .bundle import BUDGET, GRACE, HIDDEN_MARKER, buggy_tensor, check_results_schema, grade, tree_digest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 
 from coursetools.otter import BUNDLE_FOLDER, OtterBundleError, build_otter_bundle
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 TENSOR = Path("tinytorch/core/tensor.py")
 
 
