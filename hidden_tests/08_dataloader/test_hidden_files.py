@@ -212,3 +212,15 @@ def test_a_failed_connection_reaches_the_caller_unchanged(tmp_path, monkeypatch)
 def test_cifar_batch_that_is_not_a_dict_is_refused():
     with pytest.raises(ValueError, match="list"):
         read_cifar_batch(pickle.dumps(["images", 3]))
+
+
+@pytest.mark.parametrize("head", [b"\x01\x00\x08\x01", b"\x00\x01\x08\x01", b"\x00\x00\x07\x01"],
+                         ids=["first-byte", "second-byte", "type-byte"])
+def test_read_idx_checks_each_magic_byte_on_its_own(head):
+    with pytest.raises(ValueError, match="IDX"):
+        read_idx(head + np.array([2], ">u4").tobytes() + b"\x00\x01")
+
+
+def test_cifar_batch_without_data_is_refused():
+    with pytest.raises(ValueError, match="data"):
+        read_cifar_batch(pickle.dumps({b"labels": [0, 1]}))

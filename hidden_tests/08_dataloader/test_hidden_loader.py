@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset
+from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset, collate
 from tinytorch.core.tensor import Tensor
 
 
@@ -120,3 +120,14 @@ def test_loading_does_not_modify_the_dataset():
 def test_batch_size_one_is_accepted():
     loader = DataLoader(_dataset(3), batch_size=1)
     assert len(loader) == 3 and [x.shape for x, _ in loader] == [(1, 1)] * 3
+
+
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5, True, "4", np.float64(2.0)], ids=repr)
+def test_every_kind_of_bad_batch_size_is_refused(batch_size):
+    with pytest.raises(ValueError, match="batch_size"):
+        DataLoader(_dataset(), batch_size=batch_size)
+
+
+def test_a_batch_of_one_generic_sample_is_collated():
+    x, y = collate([(Tensor(np.array([1.0, 2.0], dtype=np.float32)), 2)])
+    assert x.shape == (1, 2) and y.data.tolist() == [2]

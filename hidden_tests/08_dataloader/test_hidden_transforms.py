@@ -127,3 +127,10 @@ def test_compose_chains_crop_flip_and_normalize():
     x = _batch(n=8)
     out = Compose([RandomCrop(5, padding=0, rng=0), RandomHorizontalFlip(p=1.0), Normalize([0, 0, 0], [2, 2, 2])])(x)
     np.testing.assert_allclose(out, x[..., ::-1] / 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("size", [(7, 2), (2, 7)], ids=["too-tall", "too-wide"])
+def test_crop_too_big_in_one_dimension_is_refused_naming_the_crop(size):
+    """The padded image is 6 x 6: a 7-pixel side must be refused by the crop itself, naming it."""
+    with pytest.raises(ValueError, match="(?i)crop"):
+        RandomCrop(size, padding=1)(np.zeros((2, 1, 4, 4), dtype=np.float32))
