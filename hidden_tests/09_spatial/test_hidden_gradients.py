@@ -125,3 +125,44 @@ def test_conv_gradients_reach_weights_and_bias_in_float32():
     assert conv.weight.grad.dtype == np.float32 and conv.bias.grad.shape == (3,)
     np.testing.assert_allclose(conv.bias.grad.data, [50.0] * 3)
     assert x.grad.shape == x.shape
+
+
+def test_batchnorm_of_a_constant_channel_is_beta():
+    """Zero variance: eps inside the square root keeps the output finite (x_hat = 0, so beta)."""
+    bn = BatchNorm2d(2)
+    bn.beta.data[...] = [0.5, -1.0]
+    out = bn(Tensor(np.full((2, 2, 3, 3), 4.0, dtype=np.float32))).data
+    np.testing.assert_allclose(out[:, 0], 0.5, atol=1e-5)
+    np.testing.assert_allclose(out[:, 1], -1.0, atol=1e-5)
+
+
+def test_running_statistics_blend_with_their_previous_values():
+    x = R.standard_normal((4, 2, 3, 3)).astype(np.float32) * 2 - 1
+    bn = BatchNorm2d(2, momentum=0.25)
+    bn.running_mean[...] = [2.0, -3.0]
+    bn.running_var[...] = [4.0, 0.5]
+    bn(Tensor(x))
+    np.testing.assert_allclose(bn.running_mean, 0.75 * np.array([2.0, -3.0]) + 0.25 * x.mean(axis=(0, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var, 0.75 * np.array([4.0, 0.5]) + 0.25 * x.var(axis=(0, 2, 3), ddof=1),
+                               rtol=1e-5)
+
+
+def test_batchnorm_eval_uses_the_running_statistics_formula():
+    bn = BatchNorm2d(2, eps=0.01)
+    bn.running_mean[...] = [1.0, -2.0]
+    bn.running_var[...] = [4.0, 0.25]
+    bn.gamma.data[...] = [2.0, 0.5]
+    bn.beta.data[...] = [0.1, -0.3]
+    bn.eval()
+    x = R.standard_normal((2, 2, 3, 3)).astype(np.float32)
+    mean, var = np.array([1.0, -2.0])[None, :, None, None], np.array([4.0, 0.25])[None, :, None, None]
+    gamma, beta = np.array([2.0, 0.5])[None, :, None, None], np.array([0.1, -0.3])[None, :, None, None]
+    expected = (x - mean) / np.sqrt(var + 0.01) * gamma + beta
+    np.testing.assert_allclose(bn(Tensor(x)).data, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_conv_weights_follow_he_initialisation():
+    conv = Conv2d(16, 32, 3, rng=np.random.default_rng(0))
+    assert conv.weight.shape == (32, 16, 3, 3) and conv.weight.dtype == np.float32
+    assert conv.weight.data.std() == pytest.approx(np.sqrt(2.0 / (16 * 3 * 3)), rel=0.05)
+    np.testing.assert_array_equal(conv.bias.data, np.zeros(32, dtype=np.float32))
