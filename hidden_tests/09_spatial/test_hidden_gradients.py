@@ -162,7 +162,12 @@ def test_batchnorm_eval_uses_the_running_statistics_formula():
 
 
 def test_conv_weights_follow_he_initialisation():
-    conv = Conv2d(16, 32, 3, rng=np.random.default_rng(0))
-    assert conv.weight.shape == (32, 16, 3, 3) and conv.weight.dtype == np.float32
-    assert conv.weight.data.std() == pytest.approx(np.sqrt(2.0 / (16 * 3 * 3)), rel=0.05)
+    conv = Conv2d(16, 32, (3, 5), rng=np.random.default_rng(0))
+    assert conv.weight.shape == (32, 16, 3, 5) and conv.weight.dtype == np.float32
+    assert conv.weight.data.std() == pytest.approx(np.sqrt(2.0 / (16 * 3 * 5)), rel=0.05)
     np.testing.assert_array_equal(conv.bias.data, np.zeros(32, dtype=np.float32))
+
+
+def test_conv_input_with_the_wrong_channel_count_is_refused_naming_its_shape():
+    with pytest.raises(ValueError, match=r"\(2, 2, 5, 5\)"):
+        Conv2d(3, 4, 3)(Tensor(np.zeros((2, 2, 5, 5), dtype=np.float32)))
