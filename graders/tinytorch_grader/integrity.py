@@ -23,7 +23,7 @@ WATCHED_PREFIXES = (
     "conftest", "builtins", "math", "json", "unittest.mock",
 )
 """Modules (and their submodules) whose functions and classes must not change during a run."""
-PRELOADED = ("numpy", "numpy.testing", "numpy.linalg", "numpy.random", "unittest.mock")
+PRELOADED = ("numpy", "numpy.testing", "numpy.linalg", "numpy.random")
 """Imported before the snapshot, so the modules tests compare with are watched even when NumPy
 would only import them lazily (after the student's code had a chance to patch them)."""
 
@@ -39,28 +39,29 @@ class Snapshot:
                 importlib.import_module(name)
             except ImportError:
                 pass
-        self.names = [name for name in list(sys.modules) if _watched(name, trusted)]
-        self.objects = {}
+        self.modules = {name: module for name, module in list(sys.modules.items())
+                        if _watched(name, trusted) and isinstance(module, types.ModuleType)}
+        self.namespaces = []
+        """(label, live namespace, [(attribute, original object)]) per module and per class of it."""
         self.keys = {}
-        for name in self.names:
-            module = sys.modules.get(name)
-            if isinstance(module, types.ModuleType):
-                self.objects.update(_members(name, module))
-                self.keys[name] = set(vars(module))
+        for name, module in self.modules.items():
+            self.namespaces += _namespaces(name, module)
+            self.keys[name] = set(vars(module))
         self.hooks = _hook_implementations(pluginmanager)
 
     def changes(self) -> list[str]:
         """Watched names that now point to another object, functions added to a watched module (they
         would shadow a builtin in its globals), and hooks added from outside the tree."""
-        changed = []
-        for key, original in self.objects.items():
-            current = _lookup(key)
-            if current is not original:
-                changed.append(f"{'.'.join(key)} was replaced")
+        changed = [f"sys.modules[{name!r}] was replaced" for name, module in self.modules.items()
+                   if sys.modules.get(name) is not module]
+        for label, namespace, members in self.namespaces:
+            for attr, original in members:
+                if namespace.get(attr, _MISSING) is not original:
+                    changed.append(f"{label}.{attr} was replaced")
         for name, keys in self.keys.items():
-            module = sys.modules.get(name)
-            for attr in set(vars(module)) - keys if module is not None else ():
-                value = vars(module).get(attr)
+            namespace = vars(self.modules[name])
+            for attr in set(namespace) - keys:
+                value = namespace.get(attr)
                 if callable(value) and not isinstance(value, types.ModuleType):
                     changed.append(f"{name}.{attr} was added")
         for hook, impl in _hook_implementations(self.pluginmanager).items() - self.hooks.items():
@@ -77,18 +78,16 @@ def _watched(name: str, trusted: list[str]) -> bool:
     return name in trusted or any(name == p or name.startswith(p + ".") for p in WATCHED_PREFIXES)
 
 
-def _members(module_name: str, module: types.ModuleType) -> dict[tuple, object]:
-    """Functions, classes and submodules of a module, and the attributes of its own classes."""
-    members = {}
-    for attr, value in list(vars(module).items()):
-        if not _is_code(value):
-            continue
-        members[(module_name, attr)] = value
+def _namespaces(module_name: str, module: types.ModuleType) -> list[tuple[str, object, list]]:
+    """The module's functions, classes and submodules, and the attributes of its own classes."""
+    namespace = vars(module)
+    found = [(module_name, namespace, [(a, v) for a, v in list(namespace.items()) if _is_code(v)])]
+    for attr, value in list(namespace.items()):
         if isinstance(value, type) and value.__module__ == module_name:
-            for class_attr, class_value in list(vars(value).items()):
-                if _is_code(class_value) or isinstance(class_value, (property, staticmethod, classmethod)):
-                    members[(module_name, attr, class_attr)] = class_value
-    return members
+            members = [(a, v) for a, v in list(vars(value).items())
+                       if _is_code(v) or isinstance(v, (property, staticmethod, classmethod))]
+            found.append((f"{module_name}.{attr}", vars(value), members))
+    return found
 
 
 def _is_code(value: object) -> bool:
@@ -96,16 +95,6 @@ def _is_code(value: object) -> bool:
 
 
 _MISSING = object()
-
-
-def _lookup(key: tuple) -> object:
-    module = sys.modules.get(key[0])
-    if module is None:
-        return _MISSING
-    value = vars(module).get(key[1], _MISSING)
-    if len(key) == 3:
-        value = vars(value).get(key[2], _MISSING) if isinstance(value, type) else _MISSING
-    return value
 
 
 def _hook_implementations(pluginmanager) -> dict[tuple, object]:
