@@ -171,3 +171,10 @@ def test_conv_weights_follow_he_initialisation():
 def test_conv_input_with_the_wrong_channel_count_is_refused_naming_its_shape():
     with pytest.raises(ValueError, match=r"\(2, 2, 5, 5\)"):
         Conv2d(3, 4, 3)(Tensor(np.zeros((2, 2, 5, 5), dtype=np.float32)))
+
+
+def test_unbiased_running_variance_with_two_values_per_channel():
+    x = np.array([1.0, 3.0], dtype=np.float32).reshape(2, 1, 1, 1)
+    bn = BatchNorm2d(1, momentum=0.5)
+    bn(Tensor(x))
+    assert bn.running_var[0] == pytest.approx(0.5 * 1.0 + 0.5 * 2.0)  # sample variance of (1, 3) is 2
