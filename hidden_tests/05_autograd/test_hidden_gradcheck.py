@@ -33,6 +33,7 @@ W1, W2 = rand(3, 5), rand(5, 2)
 # rule name -> list of (id, function of tensors, input arrays)
 CASES = {
     "AddBackward": [("broadcast", lambda a, b: a + b, [rand(3, 4), rand(4)]),
+                    ("stretch_one_to_two", lambda a, b: a + b, [rand(3, 1), rand(3, 2)]),
                     ("reflected", lambda a: 2.0 + a, [rand(3)])],
     "SubBackward": [("broadcast", lambda a, b: a - b, [rand(3, 1), rand(1, 4)]),
                     ("reflected", lambda a: 1.0 - a, [rand(3)])],
@@ -50,7 +51,10 @@ CASES = {
     "MatmulBackward": [("matrix", lambda a, b: a @ b, [rand(2, 3), rand(3, 4)]),
                        ("batched_broadcast", lambda a, b: a @ b, [rand(2, 2, 3), rand(3, 4)]),
                        ("vector_right", lambda a, b: a @ b, [rand(2, 3), rand(3)]),
-                       ("vector_left", lambda a, b: a @ b, [rand(3), rand(3, 2)])],
+                       ("vector_left", lambda a, b: a @ b, [rand(3), rand(3, 2)]),
+                       ("batched_both", lambda a, b: a @ b, [rand(2, 3, 4), rand(2, 4, 5)]),
+                       ("batched_times_vector", lambda a, b: a @ b, [rand(2, 3, 4), rand(4)]),
+                       ("vector_times_batched", lambda a, b: a @ b, [rand(4), rand(2, 4, 3)])],
     "ReshapeBackward": [("reshape", lambda a: a.reshape(3, 2) * Tensor(np.arange(6.0).reshape(3, 2)), [rand(2, 3)]),
                         ("flatten", lambda a: a.flatten(1), [rand(2, 3, 2)])],
     "PermuteBackward": [("transpose", lambda a: a.T, [rand(2, 3)]),

@@ -107,3 +107,30 @@ def test_intermediate_tensors_keep_no_grad():
     h = x * 2
     (h * 3).sum().backward()
     assert h.grad is None and x.grad.item() == 6.0
+
+
+def test_relu_gradient_at_exactly_zero_is_zero():
+    x = Tensor(np.array([-1.0, 0.0, 2.0]), requires_grad=True)
+    ReLU()(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 1.0])
+
+
+def test_bce_gradient_is_zero_where_the_prediction_was_clipped():
+    from tinytorch.core.losses import BinaryCrossEntropyLoss
+
+    pred = Tensor(np.array([0.0, 0.5, 1.0]), requires_grad=True)
+    BinaryCrossEntropyLoss()(pred, Tensor(np.array([1.0, 1.0, 0.0]))).backward()
+    assert np.all(np.isfinite(pred.grad.data))
+    assert pred.grad.data[0] == 0.0 and pred.grad.data[2] == 0.0 and pred.grad.data[1] < 0
+
+
+def test_bce_gradient_at_the_clip_bounds_is_still_the_formula():
+    """p exactly eps or 1 - eps is inside the clip range: the gradient is (p - t) / (p (1 - p)) / N."""
+    from tinytorch.core.losses import BinaryCrossEntropyLoss
+
+    eps = 1e-3
+    p = np.array([eps, 1 - eps])
+    t = np.array([1.0, 0.0])
+    pred = Tensor(p.copy(), requires_grad=True)
+    BinaryCrossEntropyLoss(eps=eps)(pred, Tensor(t)).backward()
+    np.testing.assert_allclose(pred.grad.data, (p - t) / (p * (1 - p)) / 2, rtol=1e-6)
