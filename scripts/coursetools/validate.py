@@ -21,7 +21,6 @@ import random
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from coursetools.manifest import Course, Module, load_course
 from coursetools.mistakes import MIN_MISTAKES, Mistake, apply_mistake, load_catalogue
 from coursetools.mutants import Mutant, mutants_of_file
 from coursetools.validation_report import print_summary, reports_dir, write_reports
-from coursetools.variant_grading import GradingBench
+from coursetools.variant_grading import GradingBench, VariantGrade, grade_variants
 
 SCORE_GOAL = 90.0
 """Every released module's mutation score must reach this (percent)."""
@@ -191,29 +190,25 @@ def grade_mistakes(bench: GradingBench, mistakes: list[Mistake], *, workers: int
                    full: bool = True) -> list[MistakeResult]:
     """Grade each mistake; in full (all groups) the report can say every test that caught it,
     otherwise grading stops at the first group that loses points (enough to know it is caught)."""
-
-    def grade_one(mistake: Mistake) -> MistakeResult:
-        grade = bench.grade(apply_mistake(bench.course, bench.module, mistake), stop_early=not full)
-        return MistakeResult(mistake.name, mistake.description, grade.points_lost, grade.failed)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(grade_one, mistakes))
+    variants = [apply_mistake(bench.course, bench.module, mistake) for mistake in mistakes]
+    grades = grade_variants(bench, variants, stop_early=not full, workers=workers)
+    return [MistakeResult(mistake.name, mistake.description, grade.points_lost, grade.failed)
+            for mistake, grade in zip(mistakes, grades)]
 
 
 def grade_mutants(bench: GradingBench, mutants: list[Mutant], marks: dict[str, str], *,
                   workers: int) -> list[MutantResult]:
     """Grade each mutant until its first failing group; print one progress line per mutant."""
     originals = bench.reference_texts()
-    total = len(mutants)
 
-    def grade_one(job: tuple[int, Mutant]) -> MutantResult:
-        number, mutant = job
-        grade = bench.grade({**originals, mutant.path: mutant.mutated_text}, stop_early=True)
+    def report_progress(index: int, grade: VariantGrade) -> None:
+        mutant = mutants[index]
         verdict = "caught" if grade.caught else ("equivalent" if mutant.id in marks else "SURVIVED")
-        print(f"  [{number}/{total}] {verdict:<10} {grade.seconds:5.1f}s  {mutant.region}: {mutant.operator} "
-              f"line {mutant.line}", file=sys.stderr, flush=True)
-        return MutantResult(mutant, grade.caught, grade.failed[0] if grade.failed else "",
-                            "" if grade.caught else marks.get(mutant.id, ""))
+        print(f"  [{index + 1}/{len(mutants)}] {verdict:<10} {grade.seconds:5.1f}s  {mutant.region}: "
+              f"{mutant.operator} line {mutant.line}", file=sys.stderr, flush=True)
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(grade_one, enumerate(mutants, start=1)))
+    variants = [{**originals, mutant.path: mutant.mutated_text} for mutant in mutants]
+    grades = grade_variants(bench, variants, stop_early=True, workers=workers, on_result=report_progress)
+    return [MutantResult(mutant, grade.caught, grade.failed[0] if grade.failed else "",
+                         "" if grade.caught else marks.get(mutant.id, ""))
+            for mutant, grade in zip(mutants, grades)]

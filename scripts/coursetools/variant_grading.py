@@ -12,9 +12,12 @@ group that loses points, and with the variant's remaining time as the module's b
 from __future__ import annotations
 
 import json
+import multiprocessing
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +66,8 @@ class GradingBench:
     budget: float = 0.0
     """Seconds a variant may take; set from the reference's own grading time."""
     catches: Counter = field(default_factory=Counter)
-    """Variants each group has caught so far: the best catchers run first when stopping early."""
+    """Variants each group has caught so far (per worker process): the best catchers run first
+    when stopping early."""
 
     @classmethod
     def build(cls, course: Course, module: Module, dist: Path) -> "GradingBench":
@@ -123,3 +127,37 @@ class GradingBench:
         """What a student would hand in: the solution rendering (marker lines dropped)."""
         return render(text, mode="solution", path=relative, module_label=module_label(self.module),
                       context=self.course.context())
+
+
+# ---------------------------------------------------------------- parallel grading
+_WORKER_BENCH: GradingBench | None = None
+"""The bench inside one worker process (set once by the pool's initializer)."""
+
+
+def _start_worker(bench: GradingBench) -> None:
+    global _WORKER_BENCH
+    _WORKER_BENCH = bench
+
+
+def _grade_in_worker(texts: dict[str, str], stop_early: bool) -> VariantGrade:
+    return _WORKER_BENCH.grade(texts, stop_early=stop_early)
+
+
+def grade_variants(bench: GradingBench, variants: list[dict[str, str]], *, stop_early: bool, workers: int = 2,
+                   on_result: Callable[[int, VariantGrade], None] | None = None) -> list[VariantGrade]:
+    """Grade many variants in ``workers`` processes; results in input order, ``on_result`` as each ends.
+
+    Processes, not threads: the grader runtime forks, reaps children and kills by uid, which is
+    process-wide state that two grading threads in one process would share.
+    """
+    results: list[VariantGrade | None] = [None] * len(variants)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
+                             initargs=(bench,)) as pool:
+        futures = {pool.submit(_grade_in_worker, texts, stop_early): index for index, texts in enumerate(variants)}
+        for future in as_completed(futures):
+            index = futures[future]
+            results[index] = future.result()
+            if on_result is not None:
+                on_result(index, results[index])
+    return results
