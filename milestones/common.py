@@ -155,6 +155,31 @@ def require(condition: bool, message: str) -> None:
         sys.exit(1)
 
 
+def digits_split(data_dir, rng: np.random.Generator, flatten: bool = False):
+    """The 8x8 digits shuffled with ``rng``: 1,400 images to train on, the other 397 to test on."""
+    from tinytorch.core.dataloader import load_digits
+
+    images, labels = load_digits(data_dir)
+    order = rng.permutation(len(images))
+    images, labels = images[order], labels[order]
+    if flatten:
+        images = images.reshape(len(images), -1)
+    return (images[:1400], labels[:1400]), (images[1400:], labels[1400:])
+
+
+def mnist_flat(data_dir, rng: np.random.Generator, quick_sizes: tuple[int, int] | None = None):
+    """MNIST as (N, 784) rows: the official train and test splits, or random subsets of the given sizes."""
+    from tinytorch.core.dataloader import load_mnist
+
+    (x_train, y_train), (x_test, y_test) = (load_mnist(data_dir, train=split) for split in (True, False))
+    x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
+    if quick_sizes:
+        pick_train = rng.permutation(len(x_train))[:quick_sizes[0]]
+        pick_test = rng.permutation(len(x_test))[:quick_sizes[1]]
+        x_train, y_train, x_test, y_test = x_train[pick_train], y_train[pick_train], x_test[pick_test], y_test[pick_test]
+    return (x_train, y_train), (x_test, y_test)
+
+
 def train_classifier(model, train_data, test_data, *, epochs: int, batch_size: int, max_lr: float,
                      weight_decay: float = 0.0, transform=None, seed: int = 0, label: str = "train") -> dict:
     """OneCycle AdamW training with per-epoch test evaluation; returns the curves and final figures."""

@@ -105,3 +105,39 @@ def test_quality_of_the_language_model_counts_every_position():
     submission = run_event("transformer_decathlon", model, data=EventData(windows, targets))
     assert submission["quality"]["value"] == 0.5 and submission["quality"]["metric"] == "next_char_accuracy"
     assert submission["valid"] is True
+
+
+def test_a_model_exactly_at_the_floor_is_valid():
+    x = R.standard_normal((20, 784)).astype(np.float32)
+    model = Linear(784, 10, rng=np.random.default_rng(8))
+    labels = model(x).data.argmax(-1)
+    labels[0] = (labels[0] + 1) % 10  # 19 of 20 right: exactly the 0.95 floor
+    submission = run_event("mlp_sprint", model, data=EventData(x, labels))
+    assert submission["quality"]["value"] == 0.95 and submission["valid"] is True
+
+
+def test_latency_queries_walk_the_samples_in_order():
+    seen = []
+
+    class Recorder(Linear):
+        def forward(self, x):
+            seen.append(float(x.data[0, 0]))
+            return super().forward(x)
+
+    inputs = np.zeros((60, 4), np.float32)
+    inputs[:, 0] = np.arange(60)
+    single_query_latency(Recorder(4, 2, rng=R), EVENTS["mlp_sprint"], EventData(inputs, np.zeros(60, np.int64)))
+    queries = EVENTS["mlp_sprint"].latency_queries
+    assert seen == [float(i % queries) for i in range(3 + queries)]
+
+
+def test_throughput_is_not_rounded_to_whole_samples():
+    from tinytorch.bench import throughput
+
+    class Slow(Linear):
+        def forward(self, x):
+            time.sleep(0.4)
+            return super().forward(x)
+
+    value = throughput(Slow(4, 2, rng=R), EVENTS["mlp_sprint"], EventData(np.zeros((1, 4), np.float32), np.zeros(1, np.int64)))
+    assert 2.1 < value < 2.5

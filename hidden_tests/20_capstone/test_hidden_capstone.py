@@ -87,3 +87,83 @@ def test_generation_speed_reports_identical_output_and_a_speedup():
     result = generation_speed(model, np.arange(40) % 20, new_tokens=60)
     assert result["identical_output"] is True and result["speedup"] > 1.0
     assert result["tokens_per_s_with_cache"] == pytest.approx(60 / result["seconds_with_cache"])
+
+
+def test_speedup_is_a_true_ratio():
+    report = CapstoneReport("r", [Snapshot("baseline", 0.9, 1000, 10, 0.0, 1.0),
+                                  Snapshot("int8", 0.9, 1000, 10, 0.0, 0.4)])
+    assert report.speedup() == pytest.approx(2.5)
+
+
+class _Recorder(Linear):
+    """A Linear that records the batch size of every call."""
+
+    def __init__(self):
+        super().__init__(4, 3, rng=np.random.default_rng(0))
+        self.batches = []
+
+    def forward(self, x):
+        self.batches.append(x.shape[0])
+        return super().forward(x)
+
+
+def test_snapshot_times_single_samples_after_three_warm_up_calls():
+    model = _Recorder()
+    inputs = np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32)
+    snapshot("s", model, inputs, np.zeros(10, np.int64), batch_size=100, latency_repeats=7)
+    assert model.batches == [10] + [1] * (3 + 7)
+
+
+def test_calibration_gives_static_input_ranges_and_none_gives_dynamic():
+    rng = np.random.default_rng(4)
+    model = Sequential(Linear(6, 8, rng=rng), ReLU(), Linear(8, 3, rng=rng))
+    inputs = rng.standard_normal((30, 6)).astype(np.float32)
+    labels = rng.integers(0, 3, 30)
+    static, _ = optimize(model, (inputs, labels), calibration=inputs)
+    dynamic, _ = optimize(model, (inputs, labels))
+    assert static.layers[0].input_scale is not None
+    assert dynamic.layers[0].input_scale is None
+
+
+def test_profile_is_of_one_sample():
+    rng = np.random.default_rng(5)
+    model = Sequential(Linear(6, 8, rng=rng), ReLU(), Linear(8, 3, rng=rng))
+    inputs = rng.standard_normal((30, 6)).astype(np.float32)
+    _, report = optimize(model, (inputs, rng.integers(0, 3, 30)))
+    assert "(1, 8)" in report.profile_table and "(2, 8)" not in report.profile_table
+
+
+class _FakeGenerator:
+    """generate() that takes 0.2 s without the cache and 0.05 s with it; output differs when told to."""
+
+    def __init__(self, differ=False):
+        self.differ = differ
+
+    def generate(self, prompt, new_tokens, greedy=True, use_cache=False):
+        import time
+
+        time.sleep(0.05 if use_cache else 0.2)
+        return np.arange(new_tokens) + (1 if self.differ and use_cache else 0)
+
+
+def test_generation_speed_keeps_the_two_timings_apart():
+    result = generation_speed(_FakeGenerator(), np.array([1]), new_tokens=10)
+    assert result["seconds_without_cache"] > result["seconds_with_cache"]
+    assert result["tokens_per_s_without_cache"] == pytest.approx(10 / result["seconds_without_cache"])
+    assert result["tokens_per_s_with_cache"] == pytest.approx(10 / result["seconds_with_cache"])
+    assert 2.5 < result["speedup"] < 4.5
+    assert result["identical_output"] is True
+
+
+def test_generation_speed_notices_different_outputs():
+    assert generation_speed(_FakeGenerator(differ=True), np.array([1]), new_tokens=5)["identical_output"] is False
+
+
+def test_channel_pruning_works_on_a_copy():
+    rng = np.random.default_rng(6)
+    model = Sequential(Linear(6, 8, rng=rng), ReLU(), Linear(8, 3, rng=rng))
+    inputs = rng.standard_normal((20, 6)).astype(np.float32)
+    weights = [layer.weight.data.copy() for layer in (model.layers[0], model.layers[2])]
+    optimize(model, (inputs, rng.integers(0, 3, 20)), channel_amount=0.5)
+    for layer, before in zip((model.layers[0], model.layers[2]), weights):
+        np.testing.assert_array_equal(layer.weight.data, before)

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import data_hash, parse_args, print_table, require, save_result, train_classifier  # noqa: E402
+from common import (data_hash, digits_split, mnist_flat, parse_args, print_table, require,  # noqa: E402
+                    save_result, train_classifier)
 
 args = parse_args(__doc__.splitlines()[0],
                   lambda p: p.add_argument("--dataset", choices=["digits", "mnist", "both"], default="both"))
@@ -18,7 +19,6 @@ args = parse_args(__doc__.splitlines()[0],
 import numpy as np  # noqa: E402
 
 from tinytorch.core.activations import ReLU  # noqa: E402
-from tinytorch.core.dataloader import load_digits, load_mnist  # noqa: E402
 from tinytorch.core.layers import Linear, Sequential  # noqa: E402
 
 
@@ -29,15 +29,8 @@ def mlp(sizes: list[int], rng: np.random.Generator) -> Sequential:
     return Sequential(*layers, Linear(sizes[-2], sizes[-1], rng=rng))
 
 
-def split_digits(rng: np.random.Generator):
-    images, labels = load_digits(args.data)
-    order = rng.permutation(len(images))
-    images, labels = images.reshape(len(images), -1)[order], labels[order]
-    return (images[:1400], labels[:1400]), (images[1400:], labels[1400:])
-
-
 def run_digits(rng: np.random.Generator) -> dict:
-    train, test = split_digits(rng)
+    train, test = digits_split(args.data, rng, flatten=True)
     result = train_classifier(mlp([64, 128, 64, 10], rng), train, test, epochs=10 if args.quick else 40,
                               batch_size=32, max_lr=3e-3, seed=args.seed, label="digits mlp")
     result["data_sha256"] = data_hash(*train, *test)
@@ -45,14 +38,8 @@ def run_digits(rng: np.random.Generator) -> dict:
 
 
 def run_mnist(rng: np.random.Generator) -> dict:
-    x_train, y_train = load_mnist(args.data, train=True)
-    x_test, y_test = load_mnist(args.data, train=False)
-    x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
-    epochs = 8
-    if args.quick:
-        pick_train, pick_test = rng.permutation(len(x_train))[:3000], rng.permutation(len(x_test))[:1000]
-        x_train, y_train, x_test, y_test = x_train[pick_train], y_train[pick_train], x_test[pick_test], y_test[pick_test]
-        epochs = 2
+    (x_train, y_train), (x_test, y_test) = mnist_flat(args.data, rng, (3000, 1000) if args.quick else None)
+    epochs = 2 if args.quick else 8
     result = train_classifier(mlp([784, 256, 128, 10], rng), (x_train, y_train), (x_test, y_test), epochs=epochs,
                               batch_size=128, max_lr=2e-3, weight_decay=1e-4, seed=args.seed, label="mnist mlp")
     result["data_sha256"] = data_hash(x_train, y_train, x_test, y_test)

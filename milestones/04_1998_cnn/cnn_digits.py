@@ -7,24 +7,20 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import data_hash, parse_args, print_table, require, save_result, train_classifier  # noqa: E402
+from common import data_hash, digits_split, parse_args, print_table, require, save_result, train_classifier  # noqa: E402
 
 args = parse_args(__doc__.splitlines()[0])
 
 import numpy as np  # noqa: E402
 
 from tinytorch.core.activations import ReLU  # noqa: E402
-from tinytorch.core.dataloader import load_digits  # noqa: E402
 from tinytorch.core.layers import Linear, Sequential  # noqa: E402
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, Flatten, MaxPool2d  # noqa: E402
 
 
 def main() -> None:
     rng = np.random.default_rng(args.seed)
-    images, labels = load_digits(args.data)
-    order = rng.permutation(len(images))
-    images, labels = images[order], labels[order]
-    train, test = (images[:1400], labels[:1400]), (images[1400:], labels[1400:])
+    train, test = digits_split(args.data, rng)
     model = Sequential(Conv2d(1, 16, 3, padding=1, rng=rng), BatchNorm2d(16), ReLU(), MaxPool2d(2),
                        Conv2d(16, 32, 3, padding=1, rng=rng), BatchNorm2d(32), ReLU(), MaxPool2d(2),
                        Flatten(), Linear(32 * 2 * 2, 10, rng=rng))

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import RESULTS, data_hash, parse_args, print_table, require, save_result, train_classifier  # noqa: E402
+from common import RESULTS, data_hash, mnist_flat, parse_args, print_table, require, save_result, train_classifier  # noqa: E402
 
 args = parse_args(__doc__.splitlines()[0])
 
@@ -23,7 +23,6 @@ import numpy as np  # noqa: E402
 from tinytorch.bench import predict  # noqa: E402
 from tinytorch.capstone import optimize, write_report  # noqa: E402
 from tinytorch.core.activations import ReLU  # noqa: E402
-from tinytorch.core.dataloader import load_mnist  # noqa: E402
 from tinytorch.core.layers import Linear, Sequential  # noqa: E402
 from tinytorch.core.tensor import Tensor  # noqa: E402
 from tinytorch.perf.compression import magnitude_prune, sparsity  # noqa: E402
@@ -58,14 +57,8 @@ def finetune(model, train, epochs: int, masks=None) -> None:
 
 def main() -> None:
     rng = np.random.default_rng(args.seed)
-    x_train, y_train = load_mnist(args.data, train=True)
-    x_test, y_test = load_mnist(args.data, train=False)
-    x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
-    epochs = 6
-    if args.quick:
-        pick_train, pick_test = rng.permutation(len(x_train))[:4000], rng.permutation(len(x_test))[:1000]
-        x_train, y_train, x_test, y_test = x_train[pick_train], y_train[pick_train], x_test[pick_test], y_test[pick_test]
-        epochs = 3
+    (x_train, y_train), (x_test, y_test) = mnist_flat(args.data, rng, (4000, 1000) if args.quick else None)
+    epochs = 3 if args.quick else 6
     train, test = (x_train, y_train), (x_test, y_test)
     model = Sequential(Linear(784, 256, rng=rng, init="he"), ReLU(), Linear(256, 128, rng=rng, init="he"), ReLU(),
                        Linear(128, 10, rng=rng))
