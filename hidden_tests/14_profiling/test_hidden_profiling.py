@@ -235,3 +235,53 @@ def test_table_of_an_instant_pass_does_not_divide_by_zero():
     row = LayerProfile(name="only", kind="ReLU", output_shape=(1,), params=0, flops=0, activation_bytes=4, ms=0.0)
     table = ModelProfile(layers=[row], total_ms=0.0, total_params=0).table()
     assert "only" in table and "nan" not in table and "inf" not in table
+
+
+def _table_profile(total_ms, row_ms):
+    from tinytorch.perf.profiling import LayerProfile, ModelProfile
+
+    rows = [LayerProfile(name=f"layer{i}", kind="Linear", output_shape=(1, 4), params=10, flops=80,
+                         activation_bytes=16, ms=ms) for i, ms in enumerate(row_ms)]
+    return ModelProfile(layers=rows, total_ms=total_ms, total_params=10 * len(rows))
+
+
+def test_table_shows_the_time_between_layers():
+    table = _table_profile(10.0, [4.0, 3.0]).table()
+    between = next(line for line in table.splitlines() if line.startswith("(between layers)"))
+    assert "3.000" in between and "30.0%" in between
+
+
+def test_table_shares_of_a_sub_millisecond_pass():
+    table = _table_profile(0.5, [0.25, 0.25]).table()
+    assert table.count("50.0%") == 2
+    between = next(line for line in table.splitlines() if line.startswith("(between layers)"))
+    assert "0.000" in between and "0.0%" in between
+
+
+def test_profile_rows_are_in_milliseconds():
+    import time
+
+    from tinytorch.core.layers import Layer
+    from tinytorch.perf.profiling import profile_model
+
+    class Sleepy(Layer):
+        def forward(self, x):
+            time.sleep(0.03)
+            return x
+
+    class Net(Layer):
+        def __init__(self):
+            self.inner = Sleepy()
+
+        def forward(self, x):
+            return self.inner(self.inner(x))  # called twice: one row, both calls summed
+
+    profile = profile_model(Net(), Tensor(np.zeros((1, 2), np.float32)))
+    row = next(r for r in profile.layers if r.kind == "Sleepy")
+    assert row.calls == 2 and 50 <= row.ms <= 500, row.ms
+
+
+def test_a_function_that_allocates_nothing_peaks_at_zero_bytes():
+    from tinytorch.perf.profiling import peak_memory
+
+    assert peak_memory(lambda: None) == 0
