@@ -1,5 +1,9 @@
 """The hostile-submission suite's summary line: "N attacks tried, N held" (and known limitations).
 
+It lives here, not in tests/hostile/, because pytest-xdist's controller only loads the conftest
+files of the test paths it is given (tests/, hidden_tests/): a hook deeper down would run in the
+workers, which print no terminal summary. Not shipped to students (they get the root conftest).
+
 An attack is a test named ``test_attack_is_held[...]``. Held means it passed; a documented
 known limitation (docs/SECURITY.md) shows as xfailed with its reason and is counted apart.
 """
