@@ -10,9 +10,11 @@ A release is an ordered list of small steps (each testable alone):
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from coursetools.bundle import build_bundles
+from coursetools.lessons import lesson_path
 from coursetools.manifest import Course, ManifestError, Module, load_course
 from coursetools.otter import build_otter_bundle
 from coursetools.skeleton import build_student_repo
@@ -34,6 +36,7 @@ def check_released(course: Course, module: Module) -> None:
 
 def release_module(course: Course, module: Module, dist: Path) -> dict[str, Path]:
     check_released(course, module)
+    warn_without_lesson(course, module)
     outputs = {
         "skeleton": build_student_repo(course, module, dist / "skeletons" / module.dirname),
         "solution": build_student_repo(course, module, dist / "solutions" / module.dirname, with_solutions=True),
@@ -41,6 +44,14 @@ def release_module(course: Course, module: Module, dist: Path) -> dict[str, Path
     outputs.update(build_bundles(course, module, dist))
     outputs["otter"] = build_otter_bundle(course, module, outputs["gradescope_dir"])
     return outputs
+
+
+def warn_without_lesson(course: Course, module: Module) -> None:
+    """Say so when the module's lesson is not written yet: its notebook is then code cells only."""
+    path = lesson_path(course.root, module)
+    if not path.is_file():
+        print(f"warning: module {module.number} has no lesson yet ({path.relative_to(course.root)}); "
+              "its notebook holds code cells only", file=sys.stderr)
 
 
 def main(*, module: str | None = None, all: bool = False, dist: str = "dist") -> dict[str, dict[str, Path]]:

@@ -8,6 +8,10 @@ It is a git repository with one commit, ready to push as a GitHub Classroom temp
 It also carries the student's tools (see ``write_tito``): the ``tito`` command and the grader
 runtime under ``tools/``, the manifest slice and local grader under ``.tito/``, and the module's
 files as jupytext percent-format scripts paired with ``notebooks/`` (see ``coursetools.tito.notebook``).
+When the module has a lesson (``reference/lessons/NN_slug.md``, see ``coursetools.lessons``), the
+module file is woven: the lesson's sections as markdown cells before the code cells they explain,
+its systems measurement as a notebook-only cell; the solution repository keeps the instructor
+blocks (model answers, rubrics), the skeleton never has them (``assert_no_leaks`` checks).
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from pathlib import Path
 import jinja2
 
 from coursetools.classroom import workflow_yaml
+from coursetools.lessons import check_module, instructor_secrets, weave
 from coursetools.manifest import Course, Module
 from coursetools.markers import Region, find_regions, render
-from coursetools.tito.notebook import JUPYTEXT_TOML, notebook_for, with_cell_markers, write_notebook
+from coursetools.tito.notebook import (JUPYTEXT_TOML, code_cells, notebook_for, percent_text, with_cell_markers,
+                                       write_notebook)
 from coursetools.tito.workspace import SLICE, module_record
 
 TEMPLATES = {"README.md.j2": "README.md", "pyproject.toml.j2": "pyproject.toml", "gitignore.j2": ".gitignore"}
@@ -115,11 +121,29 @@ def render_templates(course: Course, module: Module, dest: Path) -> None:
     workflow.write_text(workflow_yaml(course, module), encoding="utf-8")
 
 
-def write_notebooks(module: Module, dest: Path) -> None:
-    """Each owned file in percent format, and its paired notebook under notebooks/."""
+def woven(course: Course, module: Module, relative: str, text: str, *, instructor: bool) -> str:
+    """A rendered module file in percent format, with the module's lesson woven in when it has one.
+
+    The lesson goes into the module's first file (every module has one); other files, and modules
+    whose lesson is not written yet, get one code cell per top-level definition.
+    """
+    lesson = check_module(course, module)
+    if lesson is None or relative != module.files[0]:
+        return with_cell_markers(text)
+    return percent_text(weave(lesson, code_cells(text), instructor=instructor))
+
+
+def starter_text(course: Course, module: Module, relative: str) -> str:
+    """An owned file exactly as a fresh skeleton holds it (woven, stubs, no instructor text)."""
+    return woven(course, module, relative, render_file(course, module, relative, "skeleton"), instructor=False)
+
+
+def write_notebooks(course: Course, module: Module, dest: Path, *, instructor: bool) -> None:
+    """Each owned file woven in percent format, and its paired notebook under notebooks/."""
     for relative in module.files:
         path = dest / relative
-        path.write_text(with_cell_markers(path.read_text(encoding="utf-8")), encoding="utf-8")
+        path.write_text(woven(course, module, relative, path.read_text(encoding="utf-8"), instructor=instructor),
+                        encoding="utf-8")
         write_notebook(path, dest / notebook_for(relative))
 
 
@@ -157,7 +181,7 @@ def write_tito(course: Course, module: Module, dest: Path) -> None:
     for relative in module.files:
         starter = dest / ".tito" / "starter" / relative
         starter.parent.mkdir(parents=True, exist_ok=True)
-        starter.write_text(with_cell_markers(render_file(course, module, relative, "skeleton")), encoding="utf-8")
+        starter.write_text(starter_text(course, module, relative), encoding="utf-8")
 
 
 def toolchain_sources() -> tuple[Path, Path]:
@@ -230,7 +254,7 @@ def build_student_repo(course: Course, module: Module, dest: Path, *, with_solut
     write_package(course, module, dest, own_mode="solution" if with_solutions else "skeleton")
     copy_tests(course, module, dest, hidden=False)
     write_tito(course, module, dest)
-    write_notebooks(module, dest)
+    write_notebooks(course, module, dest, instructor=with_solutions)
     render_templates(course, module, dest)
     if not with_solutions:
         assert_no_leaks(dest, course, module)
@@ -240,20 +264,44 @@ def build_student_repo(course: Course, module: Module, dest: Path, *, with_solut
 
 
 def assert_no_leaks(repo: Path, course: Course, module: Module) -> None:
-    """Raise LeakError if any file of the repo holds a solution line or a hidden test."""
+    """Raise LeakError if any file of the repo holds a solution line, a hidden test or instructor text.
+
+    Lines are compared as written and with a leading ``# `` removed (the lesson's prose and code
+    examples are comments in the woven module file); notebooks by their cells' text.
+    """
     secrets = _solution_lines(course, module)
     hidden = [(course.root / g.path).read_text(encoding="utf-8") for g in module.groups if g.hidden]
+    lesson = check_module(course, module)
+    taught = sorted(instructor_secrets(lesson)) if lesson else []
     for path in repo.rglob("*"):
         if not path.is_file() or ".git" in path.parts:
             continue
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = _readable_text(path)
         lines = {line.strip() for line in text.splitlines()}
+        lines |= {line.removeprefix("#").strip() for line in lines if line.startswith("# ")}
         leaked = sorted(lines & secrets)
         if leaked:
             raise LeakError(f"{path.relative_to(repo)} contains solution code of module {module.number}: {leaked[0]!r}")
         for test_file in hidden:
             if test_file.strip() and test_file.strip() in text:
                 raise LeakError(f"{path.relative_to(repo)} contains a hidden test file of module {module.number}")
+        shown = [line for line in taught if line in text]
+        if shown:
+            raise LeakError(f"{path.relative_to(repo)} contains instructor text (a model answer or rubric) of "
+                            f"{lesson.path.name}: {shown[0]!r}; it belongs between <!-- instructor --> markers")
+
+
+def _readable_text(path: Path) -> str:
+    """A file's text; for a notebook, its cells' sources one after another (JSON escapes undone)."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix == ".ipynb":
+        try:
+            cells = json.loads(text).get("cells", [])
+        except ValueError:
+            return text
+        return "\n".join("".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
+                         for c in cells)
+    return text
 
 
 def _solution_lines(course: Course, module: Module) -> set[str]:
