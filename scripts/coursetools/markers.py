@@ -29,6 +29,9 @@ _CLOSE = re.compile(r"^\s*#%\s*endsolution\b")
 _MARKER_LINE = re.compile(r"^[ \t]*#%(.*)$", re.MULTILINE)
 _KWARG = re.compile(r"(\w+)\s*=\s*(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')")
 MODES = ("solution", "skeleton")
+MARKER_ARGUMENTS = ("hint", "name", "kind", "fast")
+REGION_KINDS = ("slow-path", "integer", "vectorized", "in-place")
+"""Roles a region may declare (``kind="..."``); each has a shortcut variant (``coursetools.shortcuts``)."""
 
 
 class MarkerError(ValueError):
@@ -47,6 +50,10 @@ class Region:
     end_line: int
     """Line of the ``#% endsolution`` marker."""
     hint: str = ""
+    kind: str = ""
+    """The region's role, for shortcut variants (``coursetools.shortcuts.KINDS``); empty: none declared."""
+    fast: str = ""
+    """For kind="slow-path": the fast library expression the region must not simply call."""
 
     def body(self, text: str) -> str:
         """The region's code in ``text`` (the file it was found in), markers excluded."""
@@ -68,7 +75,8 @@ def find_regions(text: str, path: str = "<string>") -> list[Region]:
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             name = f"{name}#{seen[name]}"
-        regions.append(Region(name, path, start, end, kwargs.get("hint", "")))
+        regions.append(Region(name, path, start, end, kwargs.get("hint", ""), kwargs.get("kind", ""),
+                              kwargs.get("fast", "")))
     return regions
 
 
@@ -182,9 +190,13 @@ def _kwargs(rest: str, path: str, line: int) -> dict:
     leftover = _KWARG.sub("", rest).replace(",", "").strip()
     if leftover:
         raise MarkerError(f"{path}:{line}: cannot read '{leftover}' in the solution marker; use hint=\"...\" name=\"...\"")
-    unknown = set(found) - {"hint", "name"}
+    unknown = set(found) - set(MARKER_ARGUMENTS)
     if unknown:
-        raise MarkerError(f"{path}:{line}: unknown marker argument(s) {sorted(unknown)}; known: hint, name")
+        raise MarkerError(f"{path}:{line}: unknown marker argument(s) {sorted(unknown)}; known: {', '.join(MARKER_ARGUMENTS)}")
+    if "kind" in found and found["kind"] not in REGION_KINDS:
+        raise MarkerError(f"{path}:{line}: kind={found['kind']!r} is not a region role; use one of {', '.join(REGION_KINDS)}")
+    if "fast" in found and found.get("kind") != "slow-path":
+        raise MarkerError(f"{path}:{line}: fast=\"...\" names the library call of a slow-path region; add kind=\"slow-path\"")
     return found
 
 

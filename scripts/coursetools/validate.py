@@ -7,11 +7,13 @@ For a released module, ``make validate MODULE=NN``:
 2. grades every catalogued student mistake (``validation/NN_slug/mistakes/*.patch``) in full,
    through the visible and hidden groups: each must lose points, and the report names the
    tests that caught it;
-3. grades every mutant of the solution regions (``coursetools.mutants``), stopping at the first
-   group that loses points; mutants marked equivalent (``validation/NN_slug/equivalent.toml``)
-   leave the score's denominator;
-4. prints the mutation score and each survivor with its diff, and (for a full run) writes
-   ``validation/reports/NN_slug.json`` and ``.md``.
+3. grades every shortcut variant (``coursetools.shortcuts``: a region rewritten by its declared
+   kind: the fast call, float arithmetic, Python loops, fresh copies): each must lose points;
+4. grades every mutant of the solution regions (``coursetools.mutants``), stopping at the first
+   group that loses points; a surviving mutant marked equivalent (``validation/NN_slug/equivalent.toml``)
+   leaves the score's denominator only once its randomized property confirms the mark;
+5. prints the mutation score and each survivor with its diff, and (for a full run) writes
+   ``validation/reports/NN_slug.json`` and ``.md``, with the run's wall time.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coursetools.equivalents import load_marks
+from coursetools.equivalents import Mark, load_mark_entries, prove_mark
 from coursetools.manifest import Course, Module, load_course
 from coursetools.mistakes import MIN_MISTAKES, Mistake, apply_mistake, load_catalogue
 from coursetools.mutants import Mutant, mutants_of_file
+from coursetools.shortcuts import Shortcut, shortcuts_of_file
 from coursetools.validation_report import print_summary, reports_dir, write_reports
 from coursetools.variant_grading import GradingBench, VariantGrade, grade_variants
 
@@ -45,10 +48,15 @@ class MistakeResult:
 
 @dataclass
 class MutantResult:
-    mutant: Mutant
+    """A graded token mutant or shortcut variant."""
+
+    mutant: Mutant | Shortcut
     caught: bool
     first_failed: str = ""
     equivalent_reason: str = ""
+    """The mark's reason, once its property confirmed it (only then is it equivalent)."""
+    mark_problem: str = ""
+    """Why a mark on this survivor was not accepted (no property, property refuted or broken)."""
 
 
 @dataclass
@@ -59,6 +67,7 @@ class ModuleValidation:
     max_score: float
     mistakes: list[MistakeResult] = field(default_factory=list)
     mutants: list[MutantResult] = field(default_factory=list)
+    shortcuts: list[MutantResult] = field(default_factory=list)
     stale_marks: list[str] = field(default_factory=list)
     mutants_run: bool = False
     sampled: bool = False
@@ -79,6 +88,14 @@ class ModuleValidation:
         return [m for m in self.mutants if not m.caught and not m.equivalent_reason]
 
     @property
+    def shortcut_survivors(self) -> list[MutantResult]:
+        return [s for s in self.shortcuts if not s.caught]
+
+    @property
+    def rejected_marks(self) -> list[MutantResult]:
+        return [m for m in self.survivors if m.mark_problem]
+
+    @property
     def score(self) -> float:
         """Caught mutants as a percentage of the non-equivalent ones (100 when there are none)."""
         counted = len(self.mutants) - len(self.equivalent)
@@ -95,6 +112,7 @@ class ModuleValidation:
             found.append(f"the catalogue has {len(self.mistakes)} mistakes; a released module needs {MIN_MISTAKES}")
         if self.mutants_run and not self.sampled and self.score < SCORE_GOAL:
             found.append(f"mutation score {self.score:g}% is below {SCORE_GOAL:g}%")
+        found += [f"shortcut variant '{s.mutant.id}' keeps full marks" for s in self.shortcut_survivors]
         return found
 
 
@@ -159,7 +177,8 @@ def _validate_with_bundle(bench: GradingBench, *, workers: int, catalogue_only: 
         if sample is not None and sample < len(mutants):
             mutants = random.Random(int(module.number)).sample(mutants, sample)
             result.sampled = True
-        marks = load_marks(course, module)
+        result.shortcuts = grade_shortcuts(bench, module_shortcuts(bench), workers=workers)
+        marks = load_mark_entries(course, module)
         result.mutants = kept + grade_mutants(bench, mutants, marks, workers=workers)
         result.mutants_run = True
         if not result.sampled:
@@ -186,6 +205,28 @@ def module_mutants(bench: GradingBench) -> list[Mutant]:
     return found
 
 
+def module_shortcuts(bench: GradingBench) -> list[Shortcut]:
+    found = []
+    for relative, text in bench.reference_texts().items():
+        found += shortcuts_of_file(text, relative)
+    return found
+
+
+def grade_shortcuts(bench: GradingBench, shortcuts: list[Shortcut], *, workers: int) -> list[MutantResult]:
+    """Grade each shortcut variant until its first failing group: each must lose points."""
+    originals = bench.reference_texts()
+
+    def report_progress(index: int, grade: VariantGrade) -> None:
+        verdict = "caught" if grade.caught else "SURVIVED"
+        print(f"  [shortcut {index + 1}/{len(shortcuts)}] {verdict:<10} {grade.seconds:5.1f}s  {shortcuts[index].id}",
+              file=sys.stderr, flush=True)
+
+    variants = [{**originals, shortcut.path: shortcut.mutated_text} for shortcut in shortcuts]
+    grades = grade_variants(bench, variants, stop_early=True, workers=workers, on_result=report_progress)
+    return [MutantResult(shortcut, grade.caught, grade.failed[0] if grade.failed else "")
+            for shortcut, grade in zip(shortcuts, grades)]
+
+
 def grade_mistakes(bench: GradingBench, mistakes: list[Mistake], *, workers: int,
                    full: bool = True) -> list[MistakeResult]:
     """Grade each mistake; in full (all groups) the report can say every test that caught it,
@@ -196,9 +237,12 @@ def grade_mistakes(bench: GradingBench, mistakes: list[Mistake], *, workers: int
             for mistake, grade in zip(mistakes, grades)]
 
 
-def grade_mutants(bench: GradingBench, mutants: list[Mutant], marks: dict[str, str], *,
+def grade_mutants(bench: GradingBench, mutants: list[Mutant], marks: dict[str, Mark], *,
                   workers: int) -> list[MutantResult]:
-    """Grade each mutant until its first failing group; print one progress line per mutant."""
+    """Grade each mutant until its first failing group; print one progress line per mutant.
+
+    A survivor with a mark is equivalent only if the mark's property confirms it (``prove_mark``).
+    """
     originals = bench.reference_texts()
 
     def report_progress(index: int, grade: VariantGrade) -> None:
@@ -209,6 +253,21 @@ def grade_mutants(bench: GradingBench, mutants: list[Mutant], marks: dict[str, s
 
     variants = [{**originals, mutant.path: mutant.mutated_text} for mutant in mutants]
     grades = grade_variants(bench, variants, stop_early=True, workers=workers, on_result=report_progress)
-    return [MutantResult(mutant, grade.caught, grade.failed[0] if grade.failed else "",
-                         "" if grade.caught else marks.get(mutant.id, ""))
-            for mutant, grade in zip(mutants, grades)]
+    results = [MutantResult(mutant, grade.caught, grade.failed[0] if grade.failed else "")
+               for mutant, grade in zip(mutants, grades)]
+    for result in results:
+        mark = marks.get(result.mutant.id)
+        if mark is not None and not result.caught:
+            check_mark(bench, result, mark)
+    return results
+
+
+def check_mark(bench: GradingBench, result: MutantResult, mark: Mark) -> None:
+    """Accept the mark on a survivor (equivalent_reason) or say why not (mark_problem)."""
+    problem = prove_mark(bench.course, bench.module, mark, {result.mutant.path: result.mutant.mutated_text})
+    verdict = f"mark REJECTED: {problem}" if problem else f"mark confirmed by {mark.property}"
+    print(f"  {verdict}  ({result.mutant.id})", file=sys.stderr, flush=True)
+    if problem:
+        result.mark_problem = problem
+    else:
+        result.equivalent_reason = mark.reason

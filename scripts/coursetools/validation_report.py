@@ -36,6 +36,7 @@ def to_dict(result: ModuleValidation) -> dict:
         "operators": list(OPERATORS),
         "max_score": result.max_score,
         "seconds": result.seconds,
+        "full_run": result.mutants_run and not result.sampled and not result.carried_over,
         "mistakes": [
             {"name": m.name, "description": m.description, "points_lost": m.points_lost, "caught_by": m.caught_by}
             for m in result.mistakes
@@ -51,7 +52,16 @@ def to_dict(result: ModuleValidation) -> dict:
             "sampled": result.sampled,
             "carried_over": result.carried_over,
         }
-        data["survivors"] = [_mutant_entry(m) for m in result.survivors]
+        data["shortcuts"] = {
+            "generated": len(result.shortcuts),
+            "caught": len(result.shortcuts) - len(result.shortcut_survivors),
+            "survived": len(result.shortcut_survivors),
+        }
+        data["shortcut_survivors"] = [_mutant_entry(m) for m in result.shortcut_survivors]
+        data["shortcuts_caught"] = [{"id": m.mutant.id, "first_failed": m.first_failed}
+                                    for m in result.shortcuts if m.caught]
+        data["survivors"] = [{**_mutant_entry(m), **({"mark_rejected": m.mark_problem} if m.mark_problem else {})}
+                             for m in result.survivors]
         data["equivalent"] = [{**_mutant_entry(m), "reason": m.equivalent_reason} for m in result.equivalent]
         data["stale_marks"] = result.stale_marks
         data["caught"] = [{"id": m.mutant.id, "first_failed": m.first_failed} for m in result.caught]
@@ -72,19 +82,26 @@ def to_markdown(result: ModuleValidation) -> str:
         lines += [f"{result.carried_over} mutants caught by the previous full run were kept without regrading "
                   "(`--survivors`: hidden tests were only added since); every other mutant was graded again.", ""]
     if result.mutants_run:
-        lines += ["| mutants generated | caught | survived | equivalent-marked | mutation score |",
-                  "|---:|---:|---:|---:|---:|",
+        lines += ["| mutants generated | caught | survived | equivalent (property-confirmed) | mutation score "
+                  "| shortcut variants caught |",
+                  "|---:|---:|---:|---:|---:|---:|",
                   f"| {len(result.mutants)} | {len(result.caught)} | {len(result.survivors)} | "
-                  f"{len(result.equivalent)} | **{result.score:g}%** |", ""]
+                  f"{len(result.equivalent)} | **{result.score:g}%** | "
+                  f"{len(result.shortcuts) - len(result.shortcut_survivors)}/{len(result.shortcuts)} |", ""]
     lines += ["## Catalogued mistakes", "", "| mistake | points lost | caught by |", "|---|---:|---|"]
     for m in result.mistakes:
         caught_by = "; ".join(m.caught_by[:3]) + (f" (+{len(m.caught_by) - 3} more)" if len(m.caught_by) > 3 else "")
         lines.append(f"| `{m.name}`: {m.description} | {m.points_lost:.2f} / {result.max_score:g} | "
                      f"{caught_by or '**NOT CAUGHT**'} |")
     if result.mutants_run:
+        lines += ["", "## Shortcut variants", "", "| variant | caught by |", "|---|---|"]
+        lines += [f"| `{m.mutant.id}` | {m.first_failed or '**SURVIVED**'} |" for m in result.shortcuts] or ["None declared."]
+        for m in result.shortcut_survivors:
+            lines += ["", f"- surviving shortcut `{m.mutant.id}`", "", f"```diff\n{m.mutant.diff}```"]
         lines += ["", "## Surviving mutants", ""]
-        lines += [f"- `{m.mutant.id}`\n\n```diff\n{m.mutant.diff}```\n" for m in result.survivors] or ["None."]
-        lines += ["", "## Equivalent-marked mutants", ""]
+        lines += [f"- `{m.mutant.id}`" + (f" (equivalent mark rejected: {m.mark_problem})" if m.mark_problem else "")
+                  + f"\n\n```diff\n{m.mutant.diff}```\n" for m in result.survivors] or ["None."]
+        lines += ["", "## Equivalent mutants (mark confirmed by its property)", ""]
         lines += [f"- `{m.mutant.id}`: {m.equivalent_reason}" for m in result.equivalent] or ["None."]
         if result.stale_marks:
             lines += ["", "## Stale equivalent marks (no such mutant, or now caught)", ""]
@@ -113,10 +130,15 @@ def print_summary(result: ModuleValidation) -> None:
     if result.mutants_run:
         kind = "sampled " if result.sampled else ""
         print(f"  {kind}mutants: {len(result.mutants)} generated, {len(result.caught)} caught, "
-              f"{len(result.survivors)} survived, {len(result.equivalent)} equivalent-marked; "
+              f"{len(result.survivors)} survived, {len(result.equivalent)} equivalent (property-confirmed); "
               f"mutation score {result.score:g}%")
+        print(f"  shortcut variants: {len(result.shortcuts)} generated, "
+              f"{len(result.shortcuts) - len(result.shortcut_survivors)} caught")
+        for m in result.shortcut_survivors:
+            print(f"  SHORTCUT SURVIVOR {m.mutant.id}\n{m.mutant.diff}")
         for m in result.survivors:
-            print(f"  SURVIVOR {m.mutant.id}\n{m.mutant.diff}")
+            rejected = f" (mark rejected: {m.mark_problem})" if m.mark_problem else ""
+            print(f"  SURVIVOR {m.mutant.id}{rejected}\n{m.mutant.diff}")
         for mark in result.stale_marks:
             print(f"  stale equivalent mark (no such mutant, or now caught): {mark}")
     for problem in result.problems():
@@ -124,20 +146,38 @@ def print_summary(result: ModuleValidation) -> None:
 
 
 def summary_markdown(course: Course) -> str:
-    """One row per released module from the committed reports (the README's table)."""
-    lines = ["| module | mutants | caught | survived | equivalent | mutation score | mistakes caught |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    """The README's validation table, one row per released module from the committed reports,
+    then every equivalent mark with its reason."""
+    lines = ["| module | token mutants | caught | survivors | marks | mutation score | shortcut variants caught "
+             "| mistakes caught | report from | run time |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+    reasons: list[str] = []
     for module in course.released():
         path = reports_dir(course) / f"{module.dirname}.json"
         if not path.is_file():
-            lines.append(f"| {module.dirname} | no report yet | | | | | |")
+            lines.append(f"| {module.dirname} | no report yet | | | | | | | | |")
             continue
         data = json.loads(path.read_text(encoding="utf-8"))
-        mutation = data.get("mutation", {})
+        mutation, shortcuts = data.get("mutation", {}), data.get("shortcuts")
         mistakes = data["mistakes"]
         caught = sum(1 for m in mistakes if m["points_lost"] > 0)
-        sampled = " (sample)" if mutation.get("sampled") else ""
+        shortcut_cell = f"{shortcuts['caught']}/{shortcuts['generated']}" if shortcuts else "not run"
         lines.append(f"| {module.dirname} | {mutation.get('generated', '-')} | {mutation.get('caught', '-')} | "
                      f"{mutation.get('survived', '-')} | {mutation.get('equivalent_marked', '-')} | "
-                     f"{mutation.get('score', '-')}%{sampled} | {caught}/{len(mistakes)} |")
+                     f"{mutation.get('score', '-')}% | {shortcut_cell} | {caught}/{len(mistakes)} | "
+                     f"{_run_kind(data)} | {data.get('seconds', 0):g} s |")
+        reasons += [f"- {module.dirname} `{entry['id'].split('::', 1)[1]}`: {entry['reason']}"
+                    for entry in data.get("equivalent", [])]
+    if reasons:
+        lines += ["", "Equivalent marks (each confirmed by its randomized property in the run that wrote the report):",
+                  "", *reasons]
     return "\n".join(lines) + "\n"
+
+
+def _run_kind(data: dict) -> str:
+    mutation = data.get("mutation", {})
+    if mutation.get("sampled"):
+        return "sample"
+    if mutation.get("carried_over"):
+        return f"SURVIVORS=1 ({mutation['carried_over']} carried over)"
+    return "full run" if data.get("full_run", "shortcuts" in data) else "full run (before shortcuts)"

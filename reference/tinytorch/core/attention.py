@@ -33,7 +33,7 @@ def scaled_dot_product_attention(Q: Tensor, K: Tensor, V: Tensor, mask=None) -> 
     weights (..., T_q, T_k). ``mask`` (broadcastable to the weights): True/1 = attend, False/0 = hide.
     Fully tracked: matmul, scaling, masking and softmax are autograd ops.
     """
-    #% solution hint="scores = Q @ Kᵀ / sqrt(d); where the mask is False add MASK_VALUE (a constant Tensor); weights = softmax over the last axis; output = weights @ V."
+    #% solution kind="vectorized" hint="scores = Q @ Kᵀ / sqrt(d); where the mask is False add MASK_VALUE (a constant Tensor); weights = softmax over the last axis; output = weights @ V."
     d = Q.shape[-1]
     scores = Q @ K.transpose(-1, -2) * (1.0 / np.sqrt(d))
     if mask is not None:

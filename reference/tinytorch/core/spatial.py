@@ -86,7 +86,7 @@ class Conv2dBackward(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        #% solution hint="g = grad as (N·Ho·Wo, F); dW = g.T @ cols, reshaped (F, kh, kw, C) and moved to (F, C, kh, kw); db = g.sum(0); dcols = g @ weight_matrix(W), reshaped for col2im."
+        #% solution kind="vectorized" hint="g = grad as (N·Ho·Wo, F); dW = g.T @ cols, reshaped (F, kh, kw, C) and moved to (F, C, kh, kw); db = g.sum(0); dcols = g @ weight_matrix(W), reshaped for col2im."
         x, weight = ctx.parents[0], ctx.parents[1]
         cols, stride, padding = ctx.saved["cols"], ctx.saved["stride"], ctx.saved["padding"]
         f, c, kh, kw = weight.shape
@@ -124,7 +124,7 @@ class Conv2d(Layer):
         #% endsolution
 
     def forward(self, x: Tensor) -> Tensor:
-        #% solution hint="Refuse input that is not (N, C_in, H, W) with a ValueError naming the shape; cols = im2col(...); out = cols @ weight_matrix(W).T (+ bias); reshape to (N, Ho, Wo, F) and transpose to NCHW (a view); save cols, stride, padding."
+        #% solution kind="vectorized" hint="Refuse input that is not (N, C_in, H, W) with a ValueError naming the shape; cols = im2col(...); out = cols @ weight_matrix(W).T (+ bias); reshape to (N, Ho, Wo, F) and transpose to NCHW (a view); save cols, stride, padding."
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"Conv2d expects input (N, {self.in_channels}, H, W), got {x.shape}")
         n, _, h, w = x.shape

@@ -59,7 +59,7 @@ class KVCache:
         The returned arrays are views of the cache (no copy). ``length`` itself moves on only in
         ``advance``, once every layer has stored its t positions.
         """
-        #% solution hint="Refuse to go past max_len (ValueError naming the lengths); write k and v at positions [length, length + t) of this layer; return views of positions [0, length + t)."
+        #% solution kind="in-place" hint="Refuse to go past max_len (ValueError naming the lengths); write k and v at positions [length, length + t) of this layer; return views of positions [0, length + t)."
         end = self.length + k.shape[2]
         if end > self.max_len:
             raise ValueError(f"KV-cache holds {self.max_len} positions; {self.length} stored + {k.shape[2]} new "

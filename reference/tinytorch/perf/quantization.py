@@ -97,7 +97,7 @@ def quantization_params(low, high, symmetric: bool = True) -> tuple[np.ndarray, 
 
 def quantize_values(x: np.ndarray, scale, zero_point) -> np.ndarray:
     """round(x / scale) + zero_point, clipped to [-128, 127], as int8 (values outside the range saturate)."""
-    #% solution hint="np.rint rounds half to even like integer hardware; clip before casting, or large values wrap around."
+    #% solution kind="integer" hint="np.rint rounds half to even like integer hardware; clip before casting, or large values wrap around."
     return np.clip(np.rint(x / scale) + zero_point, INT8_MIN, INT8_MAX).astype(np.int8)
     #% endsolution
 
@@ -135,7 +135,7 @@ def integer_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     fewer than 2^37 of them is an exactly representable float64 integer, so the result is the
     same int32 accumulation an int8 kernel does. Shapes as np.matmul: (..., K) @ (K, M) -> (..., M).
     """
-    #% solution hint="Cast both operands to float64, matmul, then np.rint and cast to int32."
+    #% solution kind="integer" hint="Cast both operands to float64, matmul, then np.rint and cast to int32."
     return np.rint(a.astype(np.float64) @ b.astype(np.float64)).astype(np.int32)
     #% endsolution
 
@@ -210,7 +210,7 @@ class QuantizedLayer(Layer):
         Static when calibrated (values outside the observed range saturate), else dynamic
         (this batch's own min and max).
         """
-        #% solution hint="Without a calibrated scale, take quantization_params(data.min(), data.max(), symmetric=False); quantize_values, then subtract the zero point in int16 so real 0 becomes integer 0."
+        #% solution kind="integer" hint="Without a calibrated scale, take quantization_params(data.min(), data.max(), symmetric=False); quantize_values, then subtract the zero point in int16 so real 0 becomes integer 0."
         if self.input_scale is None:
             scale, zero_point = quantization_params(data.min(), data.max(), symmetric=False)
         else:
