@@ -43,9 +43,11 @@ HELPER_PREFIX = "_shortcut_"
 
 LOOP_MATMUL = '''
 
-def _shortcut_loop_matmul(a, b):
+def _shortcut_loop_matmul(a, b, dot=False):
     """a @ b in a Python loop (a shortcut variant: the vectorized product written as loops)."""
     import numpy
+    if dot and (numpy.ndim(a) > 2 or numpy.ndim(b) > 2):
+        return numpy.dot(a, b)  # N-d np.dot is not a matmul; left as written
     if hasattr(a, "backward") or hasattr(b, "backward"):
         tensor = type(a) if hasattr(a, "backward") else type(b)
         a = a if hasattr(a, "backward") else tensor(a)
@@ -251,7 +253,10 @@ class _LoopedMatmul(ast.NodeTransformer):
                 and not node.keywords and isinstance(node.func.value, ast.Name)
                 and node.func.value.id in ("np", "numpy")):
             self.changed += 1
-            return _call("_shortcut_loop_matmul", node.args)
+            call = _call("_shortcut_loop_matmul", node.args)
+            if node.func.attr == "dot":
+                call.keywords = [ast.keyword(arg="dot", value=ast.Constant(True))]
+            return call
         return node
 
 
