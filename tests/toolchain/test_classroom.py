@@ -1,32 +1,48 @@
-"""The GitHub Classroom workflow: one command-grader step per visible group, with its points."""
+"""The student repository's workflow: plain GitHub Actions, visible groups only, reporter runners it can find."""
 
 import re
 
-from coursetools.classroom import step_id, workflow_yaml
+import pytest
+import yaml
+
+from coursetools.classroom import WorkflowError, runner_id, visible_groups, workflow_yaml
 
 
-def test_every_visible_group_has_a_step_with_its_points(course):
+def test_every_visible_group_is_a_reporter_runner_and_no_hidden_group_appears(course):
     for module in course.released():
         text = workflow_yaml(course, module)
+        steps = yaml.safe_load(text)["jobs"]["run-autograding-tests"]["steps"]
+        reporter = next(s for s in steps if s.get("uses") == "education/autograding-grading-reporter@v1")
+        runners = reporter["with"]["runners"].split(",")
+        assert runners == [runner_id(g.name) for g in module.groups if not g.hidden]
+        for runner in runners:
+            assert re.fullmatch(r"[a-zA-Z0-9]+", runner), "the reporter rejects runner names outside [a-zA-Z0-9]+"
+            assert reporter["env"][f"{runner.upper()}_RESULTS"] == "${{ steps.grade.outputs." + runner + " }}"
         for group in module.groups:
             if group.hidden:
-                assert group.path not in text, f"hidden group {group.name} leaked into the workflow"
-                continue
-            block = text[text.index(f"id: {step_id(group.name)}"):]
-            block = block[: block.find("\n    - name:")]
-            assert "uses: education/autograding-command-grader@v1" in block
-            assert f"command: python -m pytest -q -p no:cacheprovider {group.path}" in block
-            assert re.search(rf"max-score: {int(round(group.points))}$", block)
+                assert group.path not in text and f'"name": "{group.name}"' not in text
 
 
-def test_reporter_lists_every_runner(course):
+def test_the_job_needs_no_classroom_service(course):
+    text = workflow_yaml(course, course.module("01"))
+    steps = yaml.safe_load(text)["jobs"]["run-autograding-tests"]["steps"]
+    assert "github-classroom" not in text and not any("command-grader" in s.get("uses", "") for s in steps)
+    grade = next(s for s in steps if s.get("id") == "grade")
+    assert "tito --json grade 01" in grade["run"] and "GITHUB_STEP_SUMMARY" in grade["run"]
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["path"] == "results.json" and upload["if"] == "always()"
+
+
+def test_clashing_runner_ids_are_refused(course):
     module = course.module("01")
-    text = workflow_yaml(course, module)
-    ids = [step_id(g.name) for g in module.groups if not g.hidden]
-    assert f"runners: {','.join(ids)}" in text
-    for i in ids:
-        assert "${{steps." + i + ".outputs.result}}" in text
+    import dataclasses
+
+    twin = dataclasses.replace(module.groups[2], name=module.groups[2].name.replace("_", "-"))
+    clone = dataclasses.replace(module, groups=(*module.groups, twin))
+    with pytest.raises(WorkflowError, match="same"):
+        visible_groups(clone)
 
 
-def test_skeleton_carries_the_workflow(released_01):
-    assert (released_01["skeleton"] / ".github" / "workflows" / "classroom.yml").is_file()
+def test_skeleton_carries_the_workflow(released_01, course):
+    path = released_01["skeleton"] / ".github" / "workflows" / "classroom.yml"
+    assert path.read_text() == workflow_yaml(course, course.module("01"))
