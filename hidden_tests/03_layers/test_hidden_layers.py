@@ -106,3 +106,12 @@ def test_untrainable_tensors_are_not_parameters():
             self.layer = Linear(1, 1)
 
     assert len(WithBuffer().parameters()) == 2
+
+
+def test_dropout_zero_draws_nothing_from_its_generator():
+    """p == 0 is the identity: it must not consume the shared generator (other layers' masks would shift)."""
+    drop = Dropout(0.0, rng=np.random.default_rng(5))
+    before = drop.rng.bit_generator.state
+    x = Tensor(np.ones((3, 4), dtype=np.float32))
+    np.testing.assert_array_equal(drop(x).data, x.data)
+    assert drop.rng.bit_generator.state == before

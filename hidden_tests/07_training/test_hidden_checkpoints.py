@@ -141,3 +141,10 @@ def test_loading_into_a_model_with_an_extra_parameter_names_it(tmp_path):
     other = Trainer(model, Adam(model.parameters(), lr=0.01), CrossEntropyLoss())
     with pytest.raises(ValueError, match=r"layers\.4\.weight"):
         other.load_checkpoint(path)
+
+
+def test_a_checkpoint_without_a_scheduler_stores_schedule_count_minus_one(tmp_path):
+    """The documented sentinel is -1 (a reader of the .npz checks for it), not any negative number."""
+    trainer, path = _trained(tmp_path)
+    with np.load(path, allow_pickle=False) as data:
+        assert int(data["meta/schedule_count"]) == -1

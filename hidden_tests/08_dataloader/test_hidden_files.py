@@ -224,3 +224,9 @@ def test_read_idx_checks_each_magic_byte_on_its_own(head):
 def test_cifar_batch_without_data_is_refused():
     with pytest.raises(ValueError, match="data"):
         read_cifar_batch(pickle.dumps({b"labels": [0, 1]}))
+
+
+def test_a_four_byte_header_is_reported_as_truncated_not_as_bad_magic():
+    """Valid magic bytes announcing one dimension, then nothing: the error must name the truncation."""
+    with pytest.raises(ValueError, match="truncated"):
+        read_idx(b"\x00\x00\x08\x01")

@@ -285,3 +285,34 @@ def test_a_function_that_allocates_nothing_peaks_at_zero_bytes():
     from tinytorch.perf.profiling import peak_memory
 
     assert peak_memory(lambda: None) == 0
+
+
+def test_a_profile_with_no_measured_total_divides_by_one_millisecond():
+    """A timer too coarse to see the pass gives total_ms 0: shares are then taken of 1 ms, as documented."""
+    table = _table_profile(0.0, [0.5]).table()
+    row = next(line for line in table.splitlines() if line.startswith("layer0"))
+    assert row.rstrip().endswith("50.0%"), row
+
+
+def test_rows_of_a_layer_called_twice_never_exceed_the_whole_pass():
+    """Every row is a part of the total: the second call's time is added in the same unit as the first."""
+    import time
+
+    from tinytorch.core.layers import Layer
+    from tinytorch.perf.profiling import profile_model
+
+    class Sleepy(Layer):
+        def forward(self, x):
+            time.sleep(0.25)
+            return x
+
+    class Net(Layer):
+        def __init__(self):
+            self.inner = Sleepy()
+
+        def forward(self, x):
+            return self.inner(self.inner(x))
+
+    profile = profile_model(Net(), Tensor(np.zeros((1, 2), np.float32)))
+    row = next(r for r in profile.layers if r.kind == "Sleepy")
+    assert row.calls == 2 and row.ms <= profile.total_ms * (1 + 1e-9), (row.ms, profile.total_ms)
