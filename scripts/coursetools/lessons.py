@@ -76,7 +76,7 @@ class Section:
     def markdown(self, *, instructor: bool) -> str:
         """The cell text: heading and body, with the instructor blocks only when asked."""
         text = "\n".join([f"## {self.title}", *self.body])
-        return (text if instructor else strip_instructor(text)).strip() + "\n"
+        return (text if instructor else strip_instructor(text)).strip()
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class Lesson:
         return next((s for s in self.sections if s.title.startswith(prefix)), None)
 
     def intro_markdown(self) -> str:
-        return "\n".join([f"# {self.title}", *self.preamble]).strip() + "\n"
+        return "\n".join([f"# {self.title}", *self.preamble]).strip()
 
     def instructor_text(self) -> list[str]:
         """The text of every instructor block (what must never reach a student)."""
@@ -241,7 +241,7 @@ def split_systems(section: Section, *, instructor: bool) -> tuple[str, str, str]
     end = next(j for j in range(start + 1, len(lines)) if FENCE.match(lines[j].strip()))
     before = "\n".join(lines[:start]).strip()
     after = "\n".join(lines[end + 1:]).strip()
-    return before + "\n", "\n".join(lines[start + 1:end]) + "\n", (after + "\n" if after else "")
+    return before, "\n".join(lines[start + 1:end]), after
 
 
 # ---------------------------------------------------------------------- checking
@@ -454,7 +454,7 @@ def _section_cells(section: Section, instructor: bool, Cell, notebook_only: dict
     if not section.is_systems:
         return [Cell("markdown", section.markdown(instructor=instructor))]
     prose, code, after = split_systems(section, instructor=instructor)
-    cells = [Cell("markdown", prose), Cell("code", code.rstrip("\n"), metadata=dict(notebook_only))]
+    cells = [Cell("markdown", prose), Cell("code", code, metadata=dict(notebook_only))]
     return cells + ([Cell("markdown", after)] if after else [])
 
 

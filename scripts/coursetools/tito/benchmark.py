@@ -3,7 +3,8 @@
 It trains the event's baseline model (or calls ``--model FILE:FUNCTION`` for one of your own),
 measures it with ``tinytorch.bench.run_event`` and prints quality, latency, throughput and
 memory; ``--out`` writes the schema-checked submission JSON. Exit code 1: the model did not
-reach the event's quality floor, so the submission is not valid.
+reach the event's quality floor, so the submission is not valid. Before any training it checks
+that no module up to 19 still has stubs, and names the ones to implement if it does.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib.util
 from pathlib import Path
 
 from coursetools.tito.errors import FAILED, OK, TitoError
+from coursetools.tito.module import stub_regions
 from coursetools.tito.output import Output
 from coursetools.tito.workspace import Workspace
 
@@ -31,8 +33,23 @@ def bench_module():
     return bench
 
 
+BENCH_MODULE = "19"
+
+
+def require_implemented(ws: Workspace) -> None:
+    """A usage error naming every stub left in modules 01-19 (the event would die on the first one)."""
+    todo = [(m, stub_regions(ws, m)) for m in ws.modules if m.number <= BENCH_MODULE and m.status == "released"]
+    todo = [(m, names) for m, names in todo if names]
+    if todo:
+        listed = "; ".join(f"module {m.number} ({', '.join(m.files)}): {', '.join(names)}" for m, names in todo)
+        first = todo[0][0].number
+        raise TitoError(f"these stubs still raise NotImplementedError: {listed}. Implement them first "
+                        f"(`tito module test {first}` checks them); the benchmark trains and measures with them")
+
+
 def run(ws: Workspace, out: Output, args) -> int:
     bench = bench_module()
+    require_implemented(ws)
     if args.event not in bench.EVENTS:
         raise TitoError(f"unknown event {args.event!r}; events are {', '.join(bench.EVENTS)}")
     try:

@@ -7,6 +7,9 @@ bundle and grades the repository with ``coursetools.grade.grade_with_bundle``: t
 runner, overlay and scoring as Gradescope, so the visible points agree with ``make grade``.
 In the course repository it grades the reference (or ``--submission PATH``) with the
 module's real bundle through ``coursetools.grade.main``.
+
+The grader's own chatter (which names its throwaway folder) is kept back; tito prints where the
+results stay: ``results.json`` and ``report.json`` under the workspace's state folder.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import zipfile
 from pathlib import Path
 
 from coursetools.tito.errors import FAILED, OK, TitoError
+from coursetools.tito.module import notebook_warnings
 from coursetools.tito.output import Output
 from coursetools.tito.workspace import ModuleInfo, Workspace
 
@@ -29,8 +33,15 @@ def grade(ws: Workspace, out: Output, args) -> int:
     module = ws.module(args.number)
     if module.status != "released":
         raise TitoError(f"module {module.number} is planned, not released; there is nothing to grade yet")
-    with out.quiet_stdout():
-        data = _grade_student(ws, module) if ws.is_student else _grade_course(ws, module, args)
+    warnings = notebook_warnings(ws, module, out)
+    target = results_path(ws, module)
+    printed: list[str] = []
+    try:
+        with out.captured_stdout() as printed:
+            data = _grade_student(ws, module, target) if ws.is_student else _grade_course(ws, module, args, target)
+    except Exception:
+        sys.stderr.write("".join(printed))
+        raise
     visible = [t for t in data["tests"] if t.get("visibility") == "visible" and "summary" not in t.get("tags", [])]
     score = round(sum(t["score"] for t in visible), 2)
     max_score = round(sum(t["max_score"] for t in visible), 2)
@@ -40,18 +51,23 @@ def grade(ws: Workspace, out: Output, args) -> int:
     hidden = module.max_points - module.visible_points
     out.say(f"visible tests: {score:g} / {max_score:g} points"
             + (f"; {hidden:g} more points come from hidden tests after the deadline" if hidden else ""))
+    out.say(f"results: {target} (report.json beside it)")
     out.data({"module": module.number, "score": round(score, 4), "max_score": round(max_score, 4),
-              "hidden_points": hidden, "tests": visible})
+              "hidden_points": hidden, "tests": visible, "results": str(target), "warnings": warnings})
     return OK if visible and all(t["status"] == "passed" for t in visible) else FAILED
 
 
-def _grade_student(ws: Workspace, module: ModuleInfo) -> dict:
+def results_path(ws: Workspace, module: ModuleInfo) -> Path:
+    """Where ``tito grade`` keeps a module's results.json (git-ignored, there until the next grade)."""
+    return ws.state_dir / "grade" / module.dirname / "results.json"
+
+
+def _grade_student(ws: Workspace, module: ModuleInfo, target: Path) -> dict:
     from coursetools.grade import grade_with_bundle
 
     if module.number != ws.assigned:
         raise TitoError(f"this repository is graded for module {ws.assigned}; module {module.number} "
                         "is provided complete and graded in its own repository")
-    target = ws.state_dir / "grade" / module.dirname / "results.json"
     with tempfile.TemporaryDirectory(prefix="tito-grade-") as scratch:
         archive = pack_local_bundle(ws, module, Path(scratch))
         return grade_with_bundle(archive, ws.root, target)
@@ -108,10 +124,9 @@ def expected_tests(ws: Workspace, module: ModuleInfo, tree: Path, probe: Path) -
     return expected
 
 
-def _grade_course(ws: Workspace, module: ModuleInfo, args) -> dict:
+def _grade_course(ws: Workspace, module: ModuleInfo, args, target: Path) -> dict:
     from coursetools import grade as course_grade
 
     submission = Path(args.submission) if args.submission else ws.package_root
-    target = ws.state_dir / "grade" / module.dirname / "results.json"
     return course_grade.main(module=module.number, submission=str(submission), results=str(target),
                              dist=str(ws.root / "dist"), quiet=True)

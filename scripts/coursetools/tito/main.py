@@ -51,12 +51,17 @@ def parser() -> argparse.ArgumentParser:
     _add(module_verbs, "list", module.list_modules, "every module of the manifest", shared)
     status = _add(module_verbs, "status", module.status, "each module's state: stubs left, last test, completed", shared)
     status.add_argument("number", nargs="?", help="only this module")
-    _number(_add(module_verbs, "start", module.start, "create the module's missing files and notebook (never overwrites)", shared))
+    _number(_add(module_verbs, "start", module.start,
+                 "create the module's missing files and notebook (never overwrites; a deleted file comes back from its notebook)",
+                 shared))
     test = _add(module_verbs, "test", module.test, "run the module's visible tests", shared)
     _number(test)
+    test.add_argument("--trace", action="store_true", help="show pytest's full tracebacks (default: one line per failure)")
     test.add_argument("pytest_args", nargs="*", metavar="PYTEST_ARG",
                       help="after --, passed on to pytest: tito module test 01 -- -k matmul")
-    _number(_add(module_verbs, "complete", module.complete, "run the tests; mark the module completed when all pass", shared))
+    complete = _add(module_verbs, "complete", module.complete, "run the tests; mark the module completed when all pass", shared)
+    _number(complete)
+    complete.add_argument("--trace", action="store_true", help="show pytest's full tracebacks")
     reset = _add(module_verbs, "reset", module.reset, "back up your files, then restore the starter code", shared)
     _number(reset)
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")

@@ -1,11 +1,15 @@
 """``tito module list | status | start NN | test NN | complete NN | reset NN``.
 
-No command here overwrites a student's file: ``start`` only creates what is missing and
-``reset`` copies the current files into a time-stamped backup folder first and says where.
+No command here overwrites a student's file: ``start`` only creates what is missing (a deleted
+module file comes back from its notebook when there is one, the newest work, not from the
+starter) and ``reset`` copies the current files into a time-stamped backup folder first and says
+where. A test run is remembered with a digest of the files it ran on, so ``status`` never reports
+results of code that has changed since.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import sys
@@ -13,13 +17,17 @@ from pathlib import Path
 
 from coursetools.tito import state
 from coursetools.tito.errors import FAILED, OK, TitoError
-from coursetools.tito.notebook import notebook_for, write_notebook
+from coursetools.tito.notebook import notebook_for, restore_from_notebook, sync_warning, write_notebook
 from coursetools.tito.output import Output
-from coursetools.tito.testing import run_visible_tests
+from coursetools.tito.testing import run_visible_tests, short_report
 from coursetools.tito.workspace import ModuleInfo, Workspace
 
 STUB = re.compile(r"NotImplementedError\(\s*f?[\"']Module \d\d \(")
 """The start of every stub's error message: ``NotImplementedError("Module 01 (tensor), ...``."""
+STUB_REGION = re.compile(r"NotImplementedError\(\s*f?[\"']Module \d\d \([^)]*\), region '([^']+)'")
+"""A stub's message names its region: ``... region 'Tensor.__add__' is not implemented yet``."""
+NO_TEST_RESULT = {"tested": None, "passed": None, "total": None, "all_passed": False, "digest": None}
+"""What a module's progress entry holds once its files are replaced: no test result of them yet."""
 
 
 def stubs_left(ws: Workspace, module: ModuleInfo) -> int | None:
@@ -30,17 +38,35 @@ def stubs_left(ws: Workspace, module: ModuleInfo) -> int | None:
     return sum(len(STUB.findall(p.read_text(encoding="utf-8"))) for p in paths)
 
 
+def stub_regions(ws: Workspace, module: ModuleInfo) -> list[str]:
+    """The regions whose stubs are still in the module's files (files that are missing count as none)."""
+    paths = [ws.owned_path(f) for f in module.files]
+    return [name for p in paths if p.is_file() for name in STUB_REGION.findall(p.read_text(encoding="utf-8"))]
+
+
+def files_digest(ws: Workspace, module: ModuleInfo) -> str | None:
+    """sha256 over the module's files: which code a test result belongs to (None: files missing)."""
+    digest = hashlib.sha256()
+    for relative in module.files:
+        path = ws.owned_path(relative)
+        if not path.is_file():
+            return None
+        digest.update(relative.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def describe(ws: Workspace, module: ModuleInfo, progress: dict) -> dict:
-    """One module's state as data: files, stubs left, last test run, completion."""
+    """One module's state as data: files, stubs left, last test run (and whether it is of these files), completion."""
     entry = progress.get(module.number, {})
     todo = stubs_left(ws, module)
+    current = entry.get("tested") is not None and entry.get("digest") == files_digest(ws, module)
     if module.status != "released":
         phase = "planned"
     elif todo is None:
         phase = "not in this repository"
     elif entry.get("completed"):
         phase = "completed"
-    elif todo == 0 and entry.get("all_passed"):
+    elif todo == 0 and entry.get("all_passed") and current:
         phase = "tests passing"
     elif ws.is_student and module.number != ws.assigned:
         phase = "provided (complete)"
@@ -53,7 +79,7 @@ def describe(ws: Workspace, module: ModuleInfo, progress: dict) -> dict:
             "files": list(module.files), "stubs_left": todo, "visible_points": module.visible_points,
             "max_points": module.max_points, "last_test": entry.get("tested"),
             "tests_passed": entry.get("passed"), "tests_total": entry.get("total"),
-            "completed": entry.get("completed")}
+            "test_is_current": current, "completed": entry.get("completed")}
 
 
 def list_modules(ws: Workspace, out: Output, args) -> int:
@@ -79,50 +105,79 @@ def status(ws: Workspace, out: Output, args) -> int:
 
 
 def start(ws: Workspace, out: Output, args) -> int:
-    """Create what the module needs and is missing (its files, its notebook); never overwrite."""
+    """Create what the module needs and is missing (its files, its notebook); never overwrite.
+
+    A missing module file is rebuilt from its notebook when the notebook exists (the student's
+    latest work, which a later ``jupytext --sync`` would otherwise replace with the starter).
+    """
     module = _released(ws, args.number)
-    created, kept = [], []
+    created, restored, kept = [], [], []
     for relative in module.files:
         target = ws.owned_path(relative)
+        notebook = ws.root / notebook_for(relative)
         if target.exists():
             kept.append(relative)
+        elif ws.is_student and notebook.exists():
+            restore_from_notebook(notebook, target)
+            restored.append(relative)
         else:
             _copy_starter(ws, relative, target)
             created.append(relative)
         if ws.is_student:
-            notebook = ws.root / notebook_for(relative)
             if notebook.exists():
                 kept.append(notebook_for(relative))
             else:
                 write_notebook(target, notebook)
                 created.append(notebook_for(relative))
-    state.record(ws, module.number, started=state.timestamp())
+    fields = {"started": state.timestamp()}
+    if any(f in module.files for f in created + restored):
+        fields.update(NO_TEST_RESULT)
+    state.record(ws, module.number, **fields)
     for path in created:
         out.say(f"created {path}")
+    for path in restored:
+        out.say(f"restored {path} from your notebook {notebook_for(path)} (your latest work; "
+                f"the starter code is in {(ws.starter_dir / path).relative_to(ws.root)})")
     for path in kept:
         out.say(f"kept {path} as it is (your work is never overwritten)")
     out.say(f"Module {module.number} ({module.title}): edit {', '.join(module.files)} or its notebook, "
             f"then run `tito module test {module.number}`.")
-    out.data({"module": module.number, "created": created, "kept": kept})
+    out.data({"module": module.number, "created": created, "restored": restored, "kept": kept})
     return OK
+
+
+def notebook_warnings(ws: Workspace, module: ModuleInfo, out: Output) -> list[str]:
+    """Warn (stderr) about each notebook that disagrees with its module file; returns the warnings."""
+    warnings = [w for w in (sync_warning(ws.root, f) for f in module.files) if w]
+    for warning in warnings:
+        out.warn(warning)
+    return warnings
 
 
 def test(ws: Workspace, out: Output, args) -> int:
     module = _released(ws, args.number)
+    warnings = notebook_warnings(ws, module, out)
+    trace = bool(getattr(args, "trace", False))
     with out.quiet_stdout():
         runs = run_visible_tests(ws, module, extra=list(getattr(args, "pytest_args", None) or []),
-                                 capture=out.as_json)
+                                 capture=out.as_json, trace=trace)
     passed, total = sum(r.passed for r in runs), sum(r.total for r in runs)
     all_passed = all(r.ok for r in runs)
-    state.record(ws, module.number, tested=state.timestamp(), passed=passed, total=total, all_passed=all_passed)
+    state.record(ws, module.number, tested=state.timestamp(), passed=passed, total=total, all_passed=all_passed,
+                 digest=files_digest(ws, module))
+    if not trace:
+        for line in short_report(runs):
+            out.say(line)
     rows = [[r.title, f"{r.passed}/{r.total}", f"{r.earned:g} / {r.points:g}"] for r in runs]
     out.table(f"Module {module.number} visible tests", ["group", "passed", "points"], rows,
               ["green" if r.ok else "red" for r in runs])
     earned = sum(r.earned for r in runs)
+    more = "" if trace else f" (`tito module test {module.number} --trace` shows the full tracebacks)"
     out.say(f"{passed}/{total} visible tests passed, {earned:g} / {module.visible_points:g} visible points"
-            + ("" if all_passed else f"; fix the failures, then run `tito module test {module.number}` again"))
+            + ("" if all_passed else f"; fix the failures, then run `tito module test {module.number}` again{more}"))
     out.data({"module": module.number, "passed": passed, "total": total, "all_passed": all_passed,
-              "points": round(earned, 4), "max_points": module.visible_points, "groups": [r.to_dict() for r in runs]})
+              "points": round(earned, 4), "max_points": module.visible_points, "warnings": warnings,
+              "groups": [r.to_dict() for r in runs]})
     return OK if all_passed else FAILED
 
 
@@ -160,7 +215,7 @@ def reset(ws: Workspace, out: Output, args) -> int:
         notebook = ws.root / notebook_for(relative)
         notebook.unlink(missing_ok=True)
         write_notebook(target, notebook)
-    state.record(ws, module.number, completed=None, all_passed=False, reset=state.timestamp())
+    state.record(ws, module.number, completed=None, reset=state.timestamp(), **NO_TEST_RESULT)
     out.say(f"Module {module.number} reset to the starter code; your previous files are in {backup}")
     out.data({"module": module.number, "backup": str(backup), "restored": paths})
     return OK
@@ -192,7 +247,8 @@ def _starter_stubs(ws: Workspace, module: ModuleInfo) -> int:
 def _tests_cell(described: dict) -> str:
     if described["tests_total"] is None:
         return "never run"
-    return f"{described['tests_passed']}/{described['tests_total']} passed"
+    result = f"{described['tests_passed']}/{described['tests_total']} passed"
+    return result if described["test_is_current"] else f"{result} (files changed since)"
 
 
 def _phase_style(phase: str) -> str | None:

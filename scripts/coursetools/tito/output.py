@@ -71,6 +71,10 @@ class Output:
         if self.as_json:
             print(json.dumps(payload, indent=1, default=str), file=self.stream)
 
+    def warn(self, message: str) -> None:
+        """A warning: stderr in every mode (commands also put their warnings in their JSON data)."""
+        print(f"tito: warning: {message}", file=sys.stderr)
+
     def error(self, message: str) -> None:
         """Errors go to stderr in every mode, so piped JSON stays parseable."""
         print(f"tito: error: {message}", file=sys.stderr)
@@ -94,6 +98,25 @@ class Output:
                 self.say(f"[{done[0]}/{total}] {description}: {text}")
 
         yield advance
+
+    @contextmanager
+    def captured_stdout(self):
+        """Keep what child processes print on stdout; yields a list that holds the text afterwards."""
+        import tempfile
+
+        sys.stdout.flush()
+        held: list[str] = []
+        saved = os.dup(1)
+        with tempfile.TemporaryFile(mode="w+b") as buffer:
+            os.dup2(buffer.fileno(), 1)
+            try:
+                yield held
+            finally:
+                sys.stdout.flush()
+                os.dup2(saved, 1)
+                os.close(saved)
+                buffer.seek(0)
+                held.append(buffer.read().decode("utf-8", errors="replace"))
 
     @contextmanager
     def quiet_stdout(self):
