@@ -167,3 +167,20 @@ def test_channel_pruning_works_on_a_copy():
     optimize(model, (inputs, rng.integers(0, 3, 20)), channel_amount=0.5)
     for layer, before in zip((model.layers[0], model.layers[2]), weights):
         np.testing.assert_array_equal(layer.weight.data, before)
+
+
+def test_the_int8_stage_reports_the_zeros_its_int8_weights_hold():
+    """Pruned weights quantize to integer 0: the int8 stage's sparsity counts them (not 0.0)."""
+    from tinytorch.perf.compression import magnitude_prune
+
+    inputs, labels = _blobs(16, 200, seed=4)
+    rng = np.random.default_rng(5)
+    model = Sequential(Linear(16, 64, rng=rng), ReLU(), Linear(64, 5, rng=rng))
+    magnitude_prune(model, 0.6)
+    quantized, report = optimize(model, (inputs, labels), calibration=inputs[:50])
+    assert [s.stage for s in report.stages] == ["baseline", "int8"]
+    assert report.baseline.sparsity == pytest.approx(0.6, abs=0.01)
+    int8_weights = [np.asarray(quantized.layers[i].weight.q) for i in (0, 2)]
+    expected = sum(int(np.count_nonzero(q == 0)) for q in int8_weights) / sum(q.size for q in int8_weights)
+    assert expected >= report.baseline.sparsity - 1e-9
+    assert report.final.sparsity == pytest.approx(expected, abs=1e-9)

@@ -28,9 +28,9 @@ import numpy as np
 
 from tinytorch.bench import predict
 from tinytorch.core.tensor import Tensor
-from tinytorch.perf.compression import PRUNABLE, prune_channels, sparsity
-from tinytorch.perf.profiling import count_parameters, measure_latency, model_bytes, profile_model
-from tinytorch.perf.quantization import quantize_model
+from tinytorch.perf.compression import PRUNABLE, prune_channels, prunable_weights
+from tinytorch.perf.profiling import count_parameters, measure_latency, model_bytes, named_layers, profile_model
+from tinytorch.perf.quantization import QuantizedLayer, quantize_model
 
 
 @dataclass(frozen=True)
@@ -115,16 +115,26 @@ def snapshot(stage: str, model, inputs: np.ndarray, targets: np.ndarray, batch_s
     accuracy = float(np.mean(predict(model, inputs, batch_size) == targets))
     latency = measure_latency(predict, model, inputs[:1], 1, warmup=3, repeats=latency_repeats).p50_ms
     return Snapshot(stage=stage, accuracy=accuracy, model_bytes=model_bytes(model),
-                    parameters=count_parameters(model), sparsity=_sparsity_or_zero(model),
+                    parameters=count_parameters(model), sparsity=weight_sparsity(model),
                     latency_p50_ms=latency)
     #% endsolution
 
 
-def _sparsity_or_zero(model) -> float:
-    try:
-        return sparsity(model)
-    except ValueError:  # no float Linear/Conv2d weights left (a fully quantized model)
-        return 0.0
+def weight_sparsity(model) -> float:
+    """Fraction of weights that are exactly zero, float or int8 alike (0.0 for a model without weights).
+
+    Counts the float weights of every Linear/Conv2d and the int8 weights of every quantized layer:
+    a pruned weight quantizes to the zero point, so the int8 stage keeps the sparsity it was given.
+    """
+    zeros, total = 0, 0
+    for _, weight in prunable_weights(model):
+        zeros, total = zeros + int(np.count_nonzero(weight.data == 0)), total + weight.data.size
+    for _, layer in named_layers(model):
+        if isinstance(layer, QuantizedLayer):
+            q = layer.weight.q
+            zeros += int(np.count_nonzero(q == np.asarray(layer.weight.zero_point)))
+            total += q.size
+    return zeros / total if total else 0.0
 
 
 # ---------------------------------------------------------------------- the pipeline

@@ -114,7 +114,12 @@ def prove_mark(course: Course, module: Module, mark: Mark, mutated: dict[str, st
         except PropertyError as error:
             return str(error)
     for seed, (want, got) in enumerate(zip(expected, actual)):
-        difference = first_difference(want, got)
+        if want[0] != got[0]:
+            difference = f"the reference {'raised ' + want[1] if want[0] == 'raised' else 'returned'}, " \
+                         f"the mutant {'raised ' + got[1] if got[0] == 'raised' else 'returned'}"
+        else:
+            difference = first_difference(want[1] if want[0] == "value" else want[1:],
+                                          got[1] if got[0] == "value" else got[1:])
         if difference:
             return f"refuted by {mark.property} at seed {seed}: {difference}"
     return ""
