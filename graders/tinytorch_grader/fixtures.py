@@ -4,6 +4,10 @@
   loaded beside the student's so timed tests compare both in one process (rule 6).
 - ``max_ratio``: the timed group's largest allowed student/reference time ratio.
 - ``record_metric(name, value)``: a number the grader reports (timing ratios, leaderboard).
+- ``student_env``: set environment variables where the code under test runs.
+
+In the grader's test process (``tinytorch_grader.remote``) ``reference_module`` gives proxies of a
+separate process running the reference, and ``student_env`` changes the student's process.
 
 In grade mode, ``tinytorch_grader.plugin`` copies the recorded metrics (and each test's
 docstring) into the pytest-json-report; the runner turns them into feedback and leaderboard entries.
@@ -29,6 +33,10 @@ def reference_module():
     """Factory: ``reference_module("tinytorch.core.spatial")`` -> the reference copy of that module."""
 
     def load(name: str):
+        from tinytorch_grader.remote import pytest_plugin
+
+        if pytest_plugin.active():
+            return pytest_plugin.reference().module(name)
         path = _reference_path(name)
         private_name = "_tinytorch_reference_" + name.replace(".", "_")
         if private_name in sys.modules:
@@ -59,6 +67,39 @@ def record_metric(request):
         metrics[name] = float(value)
 
     return record
+
+
+@pytest.fixture
+def student_env(monkeypatch):
+    """Environment variables of the process the code under test runs in (the student's process in
+    the grader, this one in the course repo): ``student_env.setenv(name, value)``, ``.delenv(name)``;
+    undone after the test."""
+    from tinytorch_grader.remote import pytest_plugin
+
+    if not pytest_plugin.active():
+        yield monkeypatch
+        return
+    env = _StudentEnv(pytest_plugin.student())
+    yield env
+    env.undo()
+
+
+class _StudentEnv:
+    def __init__(self, conn) -> None:
+        self.conn, self.saved = conn, []
+
+    def setenv(self, name: str, value) -> None:
+        self.saved.append((name, self.conn.request("environ", name, str(value))))
+
+    def delenv(self, name: str, raising: bool = True) -> None:
+        self.saved.append((name, self.conn.request("environ", name, None)))
+
+    def undo(self) -> None:
+        for name, old in reversed(self.saved):
+            try:
+                self.conn.request("environ", name, old)
+            except Exception:  # noqa: BLE001 - the process may be gone; a new one starts clean
+                pass
 
 
 def _reference_path(name: str) -> Path:

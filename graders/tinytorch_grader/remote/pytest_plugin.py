@@ -1,0 +1,76 @@
+"""``-p tinytorch_grader.remote.pytest_plugin``: grade mode's test process.
+
+Inert unless the grader set ``TINYTORCH_REMOTE_STUDENT``. Then ``import tinytorch...`` in tests and
+conftest gives proxies of the student's process (started on first use, started afresh after a
+crash), ``reference_module(name)`` gives proxies of a second process running the reference
+(``TINYTORCH_REMOTE_REFERENCE``, timed groups only), and ``tmp_path`` is a folder both the test
+and the student's process can use. Every server is killed when the session ends.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tinytorch_grader.remote import launch
+from tinytorch_grader.remote.connection import Connection
+
+STUDENT_ENV = "TINYTORCH_REMOTE_STUDENT"
+REFERENCE_ENV = "TINYTORCH_REMOTE_REFERENCE"
+_connections: dict[str, Connection] = {}
+
+
+def active() -> bool:
+    return "student" in _connections
+
+
+def student() -> Connection:
+    return _connections["student"]
+
+
+def reference() -> Connection:
+    if "reference" not in _connections:
+        spec = os.environ.get(REFERENCE_ENV)
+        if not spec:
+            raise LookupError("this group has no reference copy (only timed groups do)")
+        _connections["reference"] = Connection("reference", launch.from_spec(spec))
+    return _connections["reference"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    spec = os.environ.get(STUDENT_ENV)
+    if not spec:
+        return
+    from tinytorch_grader.remote import proxy
+
+    student = Connection("student", launch.from_spec(spec), timeout=float(os.environ.get("TINYTORCH_REMOTE_TIMEOUT", "600")))
+    _connections["student"] = student
+    proxy.install(student)
+    config.pluginmanager.register(SharedTmpPath(launch.uid_of(spec)), "tinytorch-shared-tmp-path")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for conn in list(_connections.values()):
+        conn.close()
+    _connections.clear()
+
+
+class SharedTmpPath:
+    """``tmp_path`` the student's process can read and write too (it runs as another user)."""
+
+    def __init__(self, uid: int | None) -> None:
+        self.uid = uid
+
+    @pytest.fixture
+    def tmp_path(self, request, tmp_path_factory) -> Path:
+        name = "".join(c if c.isalnum() else "_" for c in request.node.name)[:30]
+        path = tmp_path_factory.mktemp(name, numbered=True)
+        if self.uid is not None:
+            for folder in [path, *path.parents]:
+                if folder == Path(folder.anchor) or str(folder) in ("/tmp", "/var/tmp"):
+                    break
+                folder.chmod(folder.stat().st_mode | 0o711)
+            os.chown(path, self.uid, self.uid)
+        return path
