@@ -16,6 +16,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from tinytorch_grader import intake
+
 from coursetools.manifest import load_course
 
 
@@ -84,15 +86,23 @@ def extract_with_modes(zf: zipfile.ZipFile, dest: Path) -> None:
             path.chmod(mode)
 
 
-def place_submission(submission: Path, dest: Path) -> None:
+def place_submission(submission: Path, dest: Path) -> list[str]:
+    """Put a submission where Gradescope would (``dest``): a folder copied, a zip expanded under
+    the grader's caps (``tinytorch_grader.intake``), a single file as it is. Symlinks and special
+    files are never taken; returns one line for each left out (also printed on stderr).
+    Raises intake.RefusedSubmission for a zip bomb or an oversized submission."""
     if submission.is_dir():
-        shutil.copytree(submission, dest, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__"))
+        refused = intake.copy_folder(submission, dest)
     elif zipfile.is_zipfile(submission):
-        with zipfile.ZipFile(submission) as zf:
-            zf.extractall(dest)
+        dest.mkdir(parents=True)
+        refused = intake.extract_zip(submission, dest)
     else:
         dest.mkdir()
-        shutil.copyfile(submission, dest / submission.name)
+        intake.copy_regular(submission, dest / submission.name)
+        refused = []
+    for line in refused:
+        print(f"{submission}: left out {line}", file=sys.stderr)
+    return refused
 
 
 def print_summary(data: dict, target: Path) -> None:
