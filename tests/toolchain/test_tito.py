@@ -186,3 +186,71 @@ def test_help_everywhere(command, capsys):
     with pytest.raises(SystemExit) as stopped:
         parser().parse_args([*command, "--help"])
     assert stopped.value.code == 0 and "usage: tito" in capsys.readouterr().out
+
+
+def test_module_test_prints_one_short_line_per_failure_and_the_trace_on_request(student):
+    short = tito(student, "module", "test", "01")
+    assert short.returncode == FAILED
+    failures = [line for line in short.stdout.splitlines() if line.startswith("FAIL ")]
+    total = len(failures)
+    assert total >= 30 and "Traceback" not in short.stdout and "def " not in short.stdout
+    assert all(len(line) < 250 for line in failures)
+    assert "'_as_array' is still a stub" in failures[0]
+    assert len(short.stdout.splitlines()) < total + 15
+    traced = tito(student, "module", "test", "01", "--trace")
+    assert traced.returncode == FAILED and "NotImplementedError" in traced.stdout
+    assert len(traced.stdout.splitlines()) > 5 * len(short.stdout.splitlines())
+
+
+def test_status_forgets_test_results_after_reset_and_restart(student, released_01):
+    shutil.copyfile(released_01["solution"] / TENSOR, student / TENSOR)
+    tito_json(student, "module", "test", "01")
+    assert tito_json(student, "module", "status", "01")["modules"][0]["phase"] == "tests passing"
+    tito_json(student, "module", "reset", "01", "--yes")
+    after_reset = tito_json(student, "module", "status", "01")["modules"][0]
+    assert after_reset["phase"] == "not started" and after_reset["last_test"] is None
+    assert after_reset["stubs_left"] > 5
+
+    shutil.copyfile(released_01["solution"] / TENSOR, student / TENSOR)
+    tito_json(student, "module", "test", "01")
+    (student / TENSOR).unlink()
+    (student / "notebooks" / "core" / "tensor.ipynb").unlink()
+    tito_json(student, "module", "start", "01")
+    restarted = tito_json(student, "module", "status", "01")["modules"][0]
+    assert restarted["last_test"] is None and restarted["phase"] != "tests passing"
+
+    shutil.copyfile(released_01["solution"] / TENSOR, student / TENSOR)
+    tito_json(student, "module", "test", "01")
+    (student / TENSOR).write_text((student / TENSOR).read_text() + "\n# edited after the test\n")
+    edited = tito_json(student, "module", "status", "01")["modules"][0]
+    assert edited["test_is_current"] is False and edited["phase"] != "tests passing"
+    assert "files changed since" in tito(student, "module", "status", "01").stdout
+
+
+def test_grade_prints_a_results_path_that_stays(student):
+    graded = tito(student, "grade", "01")
+    assert graded.returncode == FAILED, graded.stderr[-2000:]
+    (line,) = [line for line in graded.stdout.splitlines() if line.startswith("results: ")]
+    path = Path(line.split()[1])
+    assert path.is_file() and path.is_relative_to(student / ".tito" / "local")
+    assert json.loads(path.read_text())["score"] == 0 and path.with_name("report.json").is_file()
+    assert "/tmp/autograder-" not in graded.stdout and "autograder-" not in graded.stdout
+
+
+def test_benchmark_names_the_stubs_to_implement_before_training(tmp_path):
+    from coursetools.tito.benchmark import require_implemented
+    from coursetools.tito.errors import TitoError
+    from coursetools.tito.workspace import ModuleInfo, Workspace
+
+    bench = tmp_path / "tinytorch" / "bench.py"
+    bench.parent.mkdir()
+    bench.write_text("def run_event():\n    raise NotImplementedError(\"Module 19 (benchmarking), region "
+                     "'run_event' is not implemented yet.\")\n")
+    module = ModuleInfo(number="19", slug="benchmarking", title="Benchmarking", package="tinytorch.bench",
+                        files=("tinytorch/bench.py",), status="released", groups=())
+    ws = Workspace(kind="student", root=tmp_path, package_root=tmp_path, course_name="TinyTorch",
+                   modules=(module,), assigned="19")
+    with pytest.raises(TitoError, match=r"module 19 \(tinytorch/bench.py\): run_event.*tito module test 19"):
+        require_implemented(ws)
+    bench.write_text("def run_event():\n    return 1\n")
+    require_implemented(ws)
