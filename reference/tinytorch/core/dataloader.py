@@ -327,7 +327,7 @@ CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_BATCHES = {True: [f"data_batch_{i}" for i in range(1, 6)], False: ["test_batch"]}
 DIGITS_FILE = "digits.csv.gz"
-OFFLINE_COPIES = "/work/shared/datasets"  # where this course's machines keep offline copies
+DATA_COMMAND = "run `tito data` (or `make data` in the course repository)"
 
 # IDX type byte -> big-endian NumPy dtype (the format of MNIST and Fashion-MNIST).
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -342,6 +342,15 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
         return Path(os.environ["TINYTORCH_DATA"]).expanduser()
     return Path.home() / ".tinytorch" / "data"
     #% endsolution
+
+
+def offline_copies() -> Path | None:
+    """The course's offline mirror, ``shared/datasets`` beside the repository holding this file (None if absent)."""
+    for folder in Path(__file__).resolve().parents:
+        if (folder / "pyproject.toml").is_file():
+            mirror = folder.parent / "shared" / "datasets"
+            return mirror if mirror.is_dir() else None
+    return None
 
 
 def _open_url(url: str):
@@ -435,8 +444,9 @@ def load_mnist(root=None, train: bool = True, download: bool = True) -> tuple[np
     """
     folder = data_root(root) / "mnist"
     names = list(MNIST_FILES[train])
-    fix = (f"copy the four files (cp {OFFLINE_COPIES}/mnist/*.gz {folder}/) "
-           f"or download them from {MNIST_URL}")
+    mirror = offline_copies()
+    fix = (f"{DATA_COMMAND}, " + (f"copy the four files (cp {mirror}/mnist/*.gz {folder}/) " if mirror else "")
+           + f"or download them from {MNIST_URL}")
     image_path, label_path = _ensure(folder, names, [(MNIST_URL + n, MNIST_MD5[n]) for n in names], download,
                                      "MNIST", fix)
     images, labels = read_idx(image_path), read_idx(label_path)
@@ -502,8 +512,9 @@ def load_cifar10(root=None, train: bool = True, download: bool = True) -> tuple[
     if all((folder / name).exists() for name in names):
         raw = [(folder / name).read_bytes() for name in names]
     else:
-        fix = (f"build it offline (python {OFFLINE_COPIES}/build_cifar10.py {base} --tar) "
-               f"or download {CIFAR10_URL}")
+        mirror = offline_copies()
+        offline = f"python {mirror}/build_cifar10.py {base} --tar" if mirror else "the course mirror's build_cifar10.py"
+        fix = f"{DATA_COMMAND}, build it offline ({offline}) or download {CIFAR10_URL}"
         wanted = [f"{CIFAR10_FOLDER}/{n}" for n in names]
         (archive,) = _ensure(base, [CIFAR10_ARCHIVE], [(CIFAR10_URL, CIFAR10_MD5)], download, "CIFAR-10", fix,
                              expected=f"{', '.join(wanted)} (or the archive {CIFAR10_ARCHIVE})")
@@ -536,7 +547,9 @@ def load_digits(root=None) -> tuple[np.ndarray, np.ndarray]:
     """
     path = data_root(root) / DIGITS_FILE
     if not path.exists():
-        raise _missing_error("digits", path.parent, DIGITS_FILE, f"cp {OFFLINE_COPIES}/{DIGITS_FILE} {path.parent}/")
+        mirror = offline_copies()
+        copy = f" or cp {mirror}/{DIGITS_FILE} {path.parent}/" if mirror else ""
+        raise _missing_error("digits", path.parent, DIGITS_FILE, DATA_COMMAND + copy)
     table = np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
     if table.shape[1] != 65:
         raise ValueError(f"{path}: expected 65 columns (64 pixels and the label), got {table.shape[1]}")
