@@ -32,6 +32,8 @@ from tinytorch_grader.fixtures import METRICS_KEY
 from tinytorch_grader.integrity import Snapshot
 
 OPTION = "--tt-grade"
+REMOTE_ENV = "TINYTORCH_REMOTE_STUDENT"
+"""Set by the grader when the tests run in a trusted process (``tinytorch_grader.remote``)."""
 TRUSTED_MODULES_ENV = "TINYTORCH_TRUSTED_MODULES"
 """Comma-separated modules of the bundle (earlier modules) imported and snapshotted before the student's."""
 
@@ -75,6 +77,8 @@ class GradingRecorder:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if os.environ.get(REMOTE_ENV):
+            return  # the student's code runs in its own process: nothing of it is here to watch
         check_tinytorch_is_inside(session.config.rootpath)
         trusted = [name for name in os.environ.get(TRUSTED_MODULES_ENV, "").split(",") if name]
         for name in trusted:
@@ -113,6 +117,10 @@ class GradingRecorder:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.check_integrity()
+        if os.environ.get(REMOTE_ENV):
+            from tinytorch_grader.remote import launch
+
+            self.send("isolation", {"isolation": dict(launch.ISOLATION)})
         plugin = getattr(session.config, "_json_report", None)
         report = getattr(plugin, "report", None)
         if report is not None:

@@ -82,7 +82,8 @@ def grade(config: dict, source: Path, submission: Path) -> tuple[GradeResult, di
     sandbox.become_subreaper()
     with tempfile.TemporaryDirectory(prefix="tinytorch-grade-") as scratch:
         workspace = Workspace(source=source, scratch=Path(scratch), budget=float(module["budget"]),
-                              limits=sandbox.Limits.from_config(config.get("limits")), uid=sandbox.choose_uid())
+                              limits=sandbox.Limits.from_config(config.get("limits")), uid=sandbox.choose_uid(),
+                              runtime=module.get("runtime", "remote"))
         shutil.copytree(source / "tree", workspace.tree)
         missing = overlay(module["files"], submission, workspace.tree)
         workspace.trusted = trusted_modules(workspace.tree, module["files"])
@@ -129,6 +130,7 @@ class Workspace:
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
     uid: int | None = None
     trusted: list[str] = field(default_factory=list)
+    runtime: str = "remote"
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -190,16 +192,19 @@ def _regular(path: Path) -> bool:
 
 
 def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[str] | None = None) -> dict:
-    """Run one group's test file in the sandbox, stopped at its wall-clock limit.
+    """Run one group's test file, stopped at its wall-clock limit; its report from the channel.
 
     The limit is the per-test timeout times the number of tests plus a margin for start-up,
-    capped by what is left of the module's budget. The child sees a private copy of the tree
-    holding this group's test file only, and reports through a pipe the parent reads.
+    capped by what is left of the module's budget. With ``runtime = "remote"`` (the default) the
+    test process is trusted and never imports the submission: it holds only this group's test file
+    and reaches the student's code through ``tinytorch_grader.remote`` servers, each sandboxed as
+    its own uid. With ``runtime = "in-process"`` the whole pytest process is the sandbox.
     """
     limit = min(group["timeout"] * max(n_tests, 1) + workspace.limits.startup_seconds, workspace.seconds_left())
     run_dir = Path(tempfile.mkdtemp(prefix="tinytorch-run-"))
+    remote = workspace.runtime == "remote"
     try:
-        tree = prepare_run_dir(run_dir, group, workspace)
+        tree = prepare_run_dir(run_dir, group, workspace, remote=remote)
         uid, python, site = _sandbox_python(workspace.uid)
         command = [
             python, "-s", "-B", "-m", "pytest", group["path"],
@@ -210,21 +215,65 @@ def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[st
             f"--timeout={group['timeout']}", "--timeout-method=signal", "--continue-on-collection-errors",
         ]
         env = _environment(group, run_dir, site, workspace.trusted)
-        record = sandbox.run(command, cwd=tree, env=env, wall_seconds=limit, limits=workspace.limits, uid=uid)
+        if remote:
+            command[6:6] = ["-p", "tinytorch_grader.remote.pytest_plugin", "--basetemp", str(run_dir / "exchange" / "base")]
+            env.update(_remote_environment(group, run_dir, workspace, python, site, uid, limit))
+            record = sandbox.run(command, cwd=tree, env=env, wall_seconds=limit, limits=workspace.limits, uid=None,
+                                 confine=False)  # trusted: it confines the student's servers itself
+        else:
+            record = sandbox.run(command, cwd=tree, env=env, wall_seconds=limit, limits=workspace.limits, uid=uid)
         if uid is None and workspace.uid is not None:
             record.isolation.why_not.append(sandbox.UNREACHABLE_PYTHON)
         report = read_channel(record.channel, tree, expected)
+        isolation = record.isolation.to_dict()
+        if remote:
+            isolation = report.get("_grader", {}).pop("remote_isolation", None) or isolation
         report["_grader"] = {
             **report.get("_grader", {}),
             "returncode": record.returncode,
             "killed": record.killed,
             "seconds": record.seconds,
             "stdout_tail": record.output.replace(f"{tree}/", "")[-4000:],
-            "isolation": record.isolation.to_dict(),
+            "isolation": isolation,
         }
         return report
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _remote_environment(group: dict, run_dir: Path, workspace: Workspace, python: str, site: list[str],
+                        uid: int | None, wall_seconds: float) -> dict:
+    """How the trusted test process starts the student's server (and the reference's, when timed)."""
+    from tinytorch_grader.remote import launch, pytest_plugin
+
+    limits = {key: getattr(workspace.limits, key) for key in workspace.limits.__dataclass_fields__}
+    common = dict(python=python, lib=str(run_dir / "lib"), site=site, limits=limits, cpu_seconds=wall_seconds)
+    env = {pytest_plugin.STUDENT_ENV: launch.make_spec(tree=str(run_dir / "student"), home=str(run_dir / "home"),
+                                                       uid=uid, shared=[str(run_dir / "exchange")], **common),
+           "TINYTORCH_REMOTE_TIMEOUT": str(group["timeout"])}
+    if group.get("max_ratio"):
+        reference_uid = sandbox.choose_uid(REFERENCE_UID_OFFSET) if uid is not None else None
+        env[pytest_plugin.REFERENCE_ENV] = launch.make_spec(
+            tree=str(run_dir / "reference"), home=str(run_dir / "reference_home"), uid=reference_uid, **common)
+        sandbox.prepare_home(run_dir / "reference_home", reference_uid)
+        if reference_uid is not None:
+            _own_tree(run_dir / "reference", reference_uid)
+    return env
+
+
+REFERENCE_UID_OFFSET = 100_000
+"""The reference server's uid is the student's plus this: another user, so the student's process
+cannot read the reference copy or signal the process being timed against it."""
+
+
+def _own_tree(top: Path, uid: int) -> None:
+    """Only ``uid`` (and root) may read ``top``."""
+    for folder, dirs, files in os.walk(top):
+        os.chown(folder, uid, uid)
+        os.chmod(folder, 0o500)
+        for name in files:
+            os.chown(os.path.join(folder, name), uid, uid)
+            os.chmod(os.path.join(folder, name), 0o400)
 
 
 def _sandbox_python(uid: int | None) -> tuple[int | None, str, list[str]]:
@@ -235,11 +284,14 @@ def _sandbox_python(uid: int | None) -> tuple[int | None, str, list[str]]:
     return uid, found[0], found[1]
 
 
-def prepare_run_dir(run_dir: Path, group: dict, workspace: Workspace) -> Path:
+def prepare_run_dir(run_dir: Path, group: dict, workspace: Workspace, remote: bool = False) -> Path:
     """run_dir/{tree, lib, reference_copy, home}: root-owned and read-only except home.
 
     ``tree`` is the pristine tree with only this group's test file; ``reference_copy`` is filled
-    for timed groups only (they time the student's code against it).
+    for timed groups only (they time the student's code against it). With ``remote``, ``tree``
+    holds no code at all (tests, conftest, pytest.ini: readable by root only), ``student`` the
+    package the student's server imports, ``reference`` the package of the reference's server
+    (timed groups), and ``exchange`` the folder both sides use for ``tmp_path``.
     """
     run_dir.chmod(0o711)
     tree = run_dir / "tree"
@@ -251,6 +303,24 @@ def prepare_run_dir(run_dir: Path, group: dict, workspace: Workspace) -> Path:
         shutil.copytree(workspace.source / "reference_copy", reference)
     else:
         reference.mkdir()
+    if remote:
+        shutil.move(str(tree / "tinytorch"), str(run_dir / "student" / "tinytorch")) if (tree / "tinytorch").is_dir() \
+            else (run_dir / "student").mkdir()
+        if group.get("max_ratio"):
+            shutil.copytree(run_dir / "student", run_dir / "reference")
+            shutil.copytree(reference, run_dir / "reference", dirs_exist_ok=True)
+        shutil.rmtree(reference)
+        reference.mkdir()
+        for path in [run_dir / "lib", run_dir / "student"]:
+            _make_read_only(path)
+        _make_read_only(tree)
+        tree.chmod(0o700)
+        sandbox.prepare_home(run_dir / "home", workspace.uid)
+        (run_dir / "exchange").mkdir()
+        if workspace.uid is not None:
+            os.chown(run_dir / "exchange", workspace.uid, workspace.uid)
+        (run_dir / "exchange").chmod(0o711)
+        return tree
     for path in [run_dir / "lib", tree, reference]:
         _make_read_only(path)
     sandbox.prepare_home(run_dir / "home", workspace.uid)
@@ -325,6 +395,8 @@ def read_channel(text: str, tree: Path, expected: list[str] | None) -> dict:
             report["_progress"][entry["nodeid"]] = entry
         elif kind == "tampered" and isinstance(entry.get("changes"), list):
             tampered += [str(change)[:300] for change in entry["changes"]]
+        elif kind == "isolation" and isinstance(entry.get("isolation"), dict):
+            report["_grader"]["remote_isolation"] = entry["isolation"] or None
         elif kind == "report" and isinstance(entry.get("report"), dict):
             report.update(_valid_report(entry["report"], allowed))
     if tampered:

@@ -183,7 +183,7 @@ def prepare_home(home: Path, uid: int | None) -> None:
 
 def spawn(command: list[str], *, cwd: Path, env: dict, limits: Limits, uid: int | None,
           read_only: list[Path], read_write: list[Path], pass_fds: tuple[int, ...] = (),
-          cpu_seconds: float | None = None) -> tuple[subprocess.Popen, Isolation]:
+          cpu_seconds: float | None = None, confine: bool = True) -> tuple[subprocess.Popen, Isolation]:
     """Start ``command`` sandboxed and return at once: a new session as ``uid``, in its own network,
     IPC and mount namespaces, seeing the system and Python runtime read-only plus ``read_only`` and
     ``read_write`` at their own absolute paths (``cwd`` must be one of them or inside one).
@@ -192,7 +192,7 @@ def spawn(command: list[str], *, cwd: Path, env: dict, limits: Limits, uid: int 
     stdin is /dev/null; only ``pass_fds`` are inherited. ``cpu_seconds`` caps CPU time (default:
     none; the caller keeps a wall clock). The caller ends it with ``kill_everything``.
     """
-    found = isolation.available()
+    found = isolation.available() if confine else isolation.Available(False, False, False, ())
     record = Isolation(uid=uid, network=found.network, ipc=found.ipc, filesystem=found.filesystem,
                        why_not=list(found.why_not))
     if uid is None and is_root():
@@ -216,7 +216,8 @@ def spawn(command: list[str], *, cwd: Path, env: dict, limits: Limits, uid: int 
 
 
 def run(command: list[str], *, cwd: Path, env: dict, wall_seconds: float, limits: Limits,
-        uid: int | None, read_only: list[Path] | None = None, read_write: list[Path] | None = None) -> RunRecord:
+        uid: int | None, read_only: list[Path] | None = None, read_write: list[Path] | None = None,
+        confine: bool = True) -> RunRecord:
     """Run ``command`` sandboxed to its end; ``{channel_fd}`` in it becomes the report pipe's descriptor.
 
     The child sees ``read_only`` and ``read_write``; by default its run folder (``cwd``'s parent)
@@ -233,7 +234,7 @@ def run(command: list[str], *, cwd: Path, env: dict, wall_seconds: float, limits
     try:
         process, record = spawn(command, cwd=cwd, env=env, limits=limits, uid=uid, read_only=read_only,
                                 read_write=read_write, pass_fds=(write_end,),
-                                cpu_seconds=wall_seconds + limits.cpu_margin_seconds)
+                                cpu_seconds=wall_seconds + limits.cpu_margin_seconds, confine=confine)
     finally:
         os.close(write_end)
     output = CappedReader(process.stdout, limits.max_output_bytes)

@@ -29,6 +29,7 @@ numpy==2.2.6
 pytest==9.2.0
 pytest-json-report==1.5.0
 pytest-timeout==2.4.0
+msgpack==1.2.4
 """
 """numpy 2.2 is the last NumPy with Python 3.10 wheels."""
 PYTEST_INI = """\

@@ -76,6 +76,10 @@ class Module:
     budget: float
     """Wall-clock seconds for grading the whole module."""
     groups: tuple[Group, ...] = field(default_factory=tuple)
+    runtime: str = "remote"
+    """How the grader runs the tests: "remote" (a trusted test process that never imports the
+    submission; docs/DESIGN.md section 11) or "in-process" (the tests and the submission share one
+    sandboxed process; for modules whose tests are not yet written for the remote runtime)."""
 
     @property
     def dirname(self) -> str:
@@ -133,6 +137,7 @@ class Course:
                 "package": module.package,
                 "files": list(module.files),
                 "budget": module.budget,
+                "runtime": module.runtime,
             },
             "groups": [
                 {
@@ -203,7 +208,14 @@ def _module(raw: dict, default_timeout: float) -> Module:
         status=raw.get("status", "planned"),
         budget=float(raw.get("budget", 300)),
         groups=groups,
+        runtime=_runtime(raw.get("runtime", "remote"), where),
     )
+
+
+def _runtime(value: str, where: str) -> str:
+    if value not in ("remote", "in-process"):
+        raise ManifestError(f"{where}: runtime must be 'remote' or 'in-process', not {value!r}")
+    return value
 
 
 def _group(raw: dict, number: str, dirname: str, default_timeout: float) -> Group:

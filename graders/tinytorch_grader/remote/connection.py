@@ -147,7 +147,10 @@ class Connection(codec.Codec):
         return result
 
     def _send(self, message: list, expect_reply: bool = False) -> None:
-        wire.send(self.sock, self.encode(message))
+        try:
+            wire.send(self.sock, self.encode(message))
+        except wire.PeerGone:
+            raise errors.Crashed(self._death_message()) from None
         if expect_reply:
             self._serve_until(message[1])
 

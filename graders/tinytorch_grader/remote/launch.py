@@ -17,10 +17,11 @@ from tinytorch_grader.remote.connection import Launch
 
 
 def make_spec(*, python: str, tree: str, lib: str, site: list, home: str, uid: int | None,
-              limits: dict, shared: list | None = None) -> str:
-    """``shared``: folders both sides read and write at the same path (the tests' ``tmp_path``)."""
+              limits: dict, shared: list | None = None, cpu_seconds: float | None = None) -> str:
+    """``shared``: folders both sides read and write at the same path (the tests' ``tmp_path``);
+    ``cpu_seconds``: CPU time of one server (no more than the test process itself may use)."""
     return json.dumps({"python": python, "tree": tree, "lib": lib, "site": site, "home": home, "uid": uid,
-                       "limits": limits, "shared": shared or []})
+                       "limits": limits, "shared": shared or [], "cpu_seconds": cpu_seconds})
 
 
 def uid_of(spec: str) -> int | None:
@@ -49,7 +50,7 @@ def from_spec(text: str) -> Launch:
 
     def spawn(argv, *, cwd, env, pass_fds):
         process, isolation = sandbox.spawn(
-            argv, cwd=Path(cwd), env=env, limits=limits, uid=uid, pass_fds=pass_fds,
+            argv, cwd=Path(cwd), env=env, limits=limits, uid=uid, pass_fds=pass_fds, cpu_seconds=spec.get("cpu_seconds"),
             read_only=[Path(p) for p in [spec["tree"], spec["lib"], *spec["site"]]],
             read_write=[Path(p) for p in [spec["home"], *spec["shared"]]])
         ISOLATION.update(isolation.to_dict())

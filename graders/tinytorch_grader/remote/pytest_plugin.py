@@ -45,6 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from tinytorch_grader.remote import proxy
 
+    os.umask(0o022)  # what the tests write (tmp_path, the servers' mount points) the student's uid may read
     student = Connection("student", launch.from_spec(spec), timeout=float(os.environ.get("TINYTORCH_REMOTE_TIMEOUT", "600")))
     _connections["student"] = student
     proxy.install(student)

@@ -36,7 +36,10 @@ class PeerTimeout(Exception):
 def send(sock: socket.socket, payload: bytes) -> None:
     if len(payload) > MAX_FRAME:
         raise ProtocolError(f"message of {len(payload)} bytes exceeds the {MAX_FRAME}-byte limit")
-    sock.sendall(HEADER.pack(len(payload)) + payload)
+    try:
+        sock.sendall(HEADER.pack(len(payload)) + payload)
+    except (BrokenPipeError, ConnectionResetError):
+        raise PeerGone() from None
 
 
 def receive(sock: socket.socket, deadline: float | None = None) -> bytes:
@@ -55,7 +58,10 @@ def _exactly(sock: socket.socket, size: int, deadline: float | None) -> bytes:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([sock], [], [], left)[0]:
                 raise PeerTimeout()
-        n = sock.recv_into(view[got:], size - got)
+        try:
+            n = sock.recv_into(view[got:], size - got)
+        except ConnectionResetError:
+            raise PeerGone() from None
         if n == 0:
             raise PeerGone()
         got += n
