@@ -1,34 +1,46 @@
-"""``make grade-batch``: grade a folder of submissions with the module's bundle, in parallel.
+"""``make grade-batch``: grade a folder of submissions with the module's bundle, resumably.
 
-Each entry of SUBMISSIONS (a folder or a .zip) is graded in its own throwaway autograder
-tree, exactly like ``make grade``; its results.json and report.json go to
-``RESULTS/<name>/``, with a copy of the files the student owns in ``RESULTS/<name>/submitted/``
-(and the starter code once in ``RESULTS/_starter/``) so ``make report`` can look for similar
-submissions. Already graded submissions are skipped unless ``force``, so an interrupted batch
-resumes where it stopped; a results.json that cannot be read, or that records a grading error,
-is graded again. A submission that breaks its grading worker gets a results.json and a
-report.json saying so, and the batch goes on.
+Each entry of SUBMISSIONS (a folder or a .zip) is graded in its own throwaway autograder tree,
+exactly like ``make grade``, by an engine (``coursetools.engines``: a local pool of worker
+processes by default, or a Dask cluster). What the batch writes, per submission, into
+``RESULTS/<name>/``:
+
+- graded: ``results.json`` and ``report.json`` (the grader's), ``submitted/`` (the files the
+  student owns, for the report and the similarity check) and ``status.json``;
+- ungraded (the grader itself failed, or its worker died): ``status.json`` with
+  ``"status": "ungraded"`` and the reason, never a score; a rerun grades it again.
+
+Each submission's folder is built aside (``RESULTS/.staging/``) and moved into place in one
+rename, with Ctrl-C held off for that instant, so an interrupted batch leaves complete folders
+or none. ``RESULTS/index.json`` lists every submission as graded (score), ungraded (reason) or
+pending, after every stored result. Ctrl-C stops the queue at once, kills the running workers
+and exits with 130 and one line saying how to resume: rerunning the same command grades exactly
+what is not graded yet (``force`` regrades everything). ``RESULTS/_starter/`` holds the starter
+files (the similarity check's boilerplate); a ``submission_metadata.json`` in SUBMISSIONS (from
+``make collect`` or a Gradescope export) is copied to ``RESULTS/_metadata.json`` for the report.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import sys
-import tempfile
-import traceback
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import time
 from pathlib import Path
 
 from coursetools.bundle import build_bundles
-from coursetools.grade import grade_with_bundle, place_submission, report_path
+from coursetools.engines import Task, make_engine, sigint_held
 from coursetools.manifest import load_course
 from coursetools.skeleton import render_file
 from coursetools.tito.notebook import with_cell_markers
-from tinytorch_grader.run import find_submitted
 
 STARTER = "_starter"
 """RESULTS/_starter/ holds the module's starter files: boilerplate for the similarity check."""
+METADATA = "submission_metadata.json"
+"""Names, emails, submission times and late status, beside the submissions (see coursetools.collect)."""
+STAGING = ".staging"
+INDEX = "index.json"
+STATUS = "status.json"
 
 
 def submission_name(path: Path) -> str:
@@ -38,44 +50,107 @@ def submission_name(path: Path) -> str:
 def find_submissions(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise FileNotFoundError(f"submissions folder {folder} does not exist")
-    return sorted(p for p in folder.iterdir() if (p.is_dir() or p.suffix == ".zip") and not p.name.startswith("."))
+    return sorted(p for p in folder.iterdir()
+                  if (p.is_dir() or p.suffix == ".zip") and not p.name.startswith((".", "_")))
 
 
 def main(*, module: str, submissions: str, results: str, jobs: int = 2, force: bool = False,
-         dist: str = "dist") -> dict[str, float]:
-    """Grade every submission; returns {name: score}."""
+         dist: str = "dist", engine: str = "local", scheduler: str | None = None) -> dict[str, float | None]:
+    """Grade every submission not graded yet; returns {name: score, or None when ungraded}."""
     course = load_course()
     mod = course.module(module)
+    runner = make_engine(engine, jobs=jobs, scheduler=scheduler)
     archive = build_bundles(course, mod, Path(dist).resolve())["gradescope"]
     out = Path(results)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / STAGING, ignore_errors=True)
     write_starter(course, mod, out / STARTER)
-    todo, scores = [], {}
-    for path in find_submissions(Path(submissions)):
-        target = out / submission_name(path) / "results.json"
-        done = None if force else finished_score(target)
-        if done is None:
-            todo.append((path, target))
-        else:
-            scores[submission_name(path)] = done
-    print(f"{len(todo)} to grade, {len(scores)} already graded (use FORCE=1 to regrade)")
-    with _progress(len(todo)) as advance, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(grade_one, archive, path, target, mod.files): path for path, target in todo}
-        for future in as_completed(futures):
-            name = submission_name(futures[future])
-            scores[name] = future.result()
-            advance(f"{name}: {scores[name]:g}")
-    return scores
+    copy_metadata(Path(submissions), out)
+    found = find_submissions(Path(submissions))
+    todo = [Task(submission_name(p), p) for p in found if force or finished_score(out / submission_name(p)) is None]
+    print(f"{len(todo)} to grade, {len(found) - len(todo)} already graded (FORCE=1 regrades them); {runner.describe()}")
+    names = [submission_name(p) for p in found]
+    write_index(out, mod.number, names)
+    progress = Progress(len(todo))
+
+    def store(task: Task, outcome: dict) -> None:
+        with sigint_held():
+            store_outcome(out, task.name, outcome)
+            write_index(out, mod.number, names)
+        progress.advance(task.name, outcome)
+
+    try:
+        runner.run(archive, mod.files, todo, store)
+    except KeyboardInterrupt:
+        left = len(todo) - progress.done
+        print(f"\nstopped: {progress.done} graded this run, {left} not graded yet (nothing half-written); "
+              "run the same command again to grade the rest", flush=True)
+        raise SystemExit(130) from None
+    progress.finish(runner.describe())
+    return {name: finished_score(out / name) for name in names}
 
 
-def finished_score(target: Path) -> float | None:
+def finished_score(folder: Path) -> float | None:
     """The score of an earlier, complete grading of this submission; None when it must be graded."""
     try:
-        data = json.loads(target.read_text(encoding="utf-8"))
+        data = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        status = json.loads((folder / STATUS).read_text(encoding="utf-8")) if (folder / STATUS).is_file() else {}
     except (OSError, ValueError):
         return None
-    if data.get("extra_data", {}).get("grading_error") or "score" not in data:
+    if status.get("status", "graded") != "graded" or data.get("extra_data", {}).get("grading_error"):
         return None
-    return data["score"]
+    return data.get("score")
+
+
+def store_outcome(out: Path, name: str, outcome: dict) -> Path:
+    """Write the outcome as RESULTS/<name>/ in one rename (an older folder is replaced whole)."""
+    staging = out / STAGING / name
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    status = {key: outcome.get(key) for key in ("status", "reason", "seconds", "worker")}
+    status["stored_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if outcome["status"] == "graded":
+        status["score"] = outcome["results"]["score"]
+        (staging / "results.json").write_text(json.dumps(outcome["results"], indent=1), encoding="utf-8")
+    if outcome.get("report") is not None:
+        (staging / "report.json").write_text(json.dumps(outcome["report"], indent=1), encoding="utf-8")
+    for relative, text in outcome.get("submitted", {}).items():
+        (staging / "submitted" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (staging / "submitted" / relative).write_text(text, encoding="utf-8")
+    (staging / STATUS).write_text(json.dumps(status, indent=1), encoding="utf-8")
+    final, old = out / name, out / STAGING / f"{name}.old"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(staging, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def write_index(out: Path, module: str, names: list[str]) -> None:
+    """RESULTS/index.json: every submission graded (score), ungraded (reason) or pending."""
+    entries = {}
+    for name in names:
+        folder = out / name
+        try:
+            status = json.loads((folder / STATUS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            status = {}
+        score = finished_score(folder)
+        if score is not None:
+            entries[name] = {"status": "graded", "score": score, "seconds": status.get("seconds")}
+        elif status.get("status") == "ungraded":
+            entries[name] = {"status": "ungraded", "score": None, "reason": status.get("reason")}
+        else:
+            entries[name] = {"status": "pending", "score": None}
+    partial = out / f"{INDEX}.partial"
+    partial.write_text(json.dumps({"module": module, "submissions": entries}, indent=1), encoding="utf-8")
+    os.replace(partial, out / INDEX)
+
+
+def copy_metadata(submissions: Path, out: Path) -> None:
+    source = submissions / METADATA
+    if source.is_file():
+        shutil.copyfile(source, out / "_metadata.json")
 
 
 def write_starter(course, module, folder: Path) -> None:
@@ -86,66 +161,22 @@ def write_starter(course, module, folder: Path) -> None:
         target.write_text(with_cell_markers(render_file(course, module, relative, "skeleton")), encoding="utf-8")
 
 
-def keep_owned_files(submission: Path, owned: tuple[str, ...], folder: Path) -> None:
-    """Copy the files the grader takes from this submission into folder (for the similarity check)."""
-    with tempfile.TemporaryDirectory(prefix="batch-owned-") as scratch:
-        unpacked = Path(scratch) / "submission"
-        place_submission(submission, unpacked)
-        for relative in owned:
-            found = find_submitted(relative, unpacked)
-            if found is not None:
-                (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(found, folder / relative)
-
-
-def grade_one(archive: Path, submission: Path, target: Path, owned: tuple[str, ...] = ()) -> float:
-    """Grade one submission; never raises (a failure becomes a results.json and report.json with the error)."""
-    try:
-        score = grade_with_bundle(archive, submission, target)["score"]
-    except Exception:
-        trace = traceback.format_exc()[-2000:]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        error = {"score": 0.0, "execution_time": 0.0, "tests": [],
-                 "output": "Grading this submission failed before results were written:\n\n```\n" + trace + "\n```",
-                 "extra_data": {"grading_error": True}}
-        target.write_text(json.dumps(error, indent=1), encoding="utf-8")
-        report = {"exitcode": None, "summary": {"total": 0}, "tests": [], "collectors": [],
-                  "grading_error": trace}
-        report_path(target).write_text(json.dumps(report, indent=1), encoding="utf-8")
-        score = 0.0
-    try:
-        keep_owned_files(submission, owned, target.parent / "submitted")
-    except Exception:  # a damaged zip: the similarity check just has nothing of this student
-        pass
-    return score
-
-
-class _progress:
-    """A rich progress bar when available, plain lines otherwise; yields an advance(text) function."""
+class Progress:
+    """One line per finished submission, then the throughput."""
 
     def __init__(self, total: int):
-        self.total, self.done, self.bar = total, 0, None
+        self.total, self.done, self.started = total, 0, time.monotonic()
 
-    def __enter__(self):
-        if not sys.stdout.isatty():  # piped or in a log: one plain line per submission
-            return self.advance
-        try:
-            from rich.progress import Progress
-
-            self.bar = Progress()
-            self.bar.start()
-            self.task = self.bar.add_task("grading", total=self.total)
-        except ImportError:
-            self.bar = None
-        return self.advance
-
-    def advance(self, text: str) -> None:
+    def advance(self, name: str, outcome: dict) -> None:
         self.done += 1
-        if self.bar is not None:
-            self.bar.update(self.task, advance=1, description=text)
+        if outcome["status"] == "graded":
+            text = f"{outcome['results']['score']:g}"
         else:
-            print(f"[{self.done}/{self.total}] {text}")
+            text = f"ungraded: {outcome['reason']}"
+        print(f"[{self.done}/{self.total}] {name}: {text} ({outcome.get('seconds', 0):.1f} s)", flush=True)
 
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+    def finish(self, engine: str) -> None:
+        elapsed = time.monotonic() - self.started
+        if self.done:
+            print(f"graded {self.done} submissions in {elapsed:.1f} s: {60 * self.done / elapsed:.1f} per minute "
+                  f"({engine})", flush=True)

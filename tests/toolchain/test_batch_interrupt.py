@@ -1,0 +1,144 @@
+"""Ctrl-C in the middle of make grade-batch, then the same command again: the same results as one run.
+
+The batch runs as a real process (``python -m coursetools grade-batch``, what the Makefile calls),
+gets SIGINT once its first result is stored (one submission then in flight, one queued), and must
+stop at once: exit 130, one line saying how to resume, no traceback, no worker left running, no
+half-written result folder. The rerun grades exactly what is missing, and the results match an
+uninterrupted batch test for test.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from coursetools import batch, engines
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # about eight gradings of module 01
+
+
+@pytest.fixture(scope="module")
+def submissions(released_01, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("interrupt") / "submissions"
+    folder.mkdir()
+    shutil.copytree(released_01["solution"], folder / "alice", ignore=shutil.ignore_patterns(".git"))
+    shutil.copytree(released_01["skeleton"], folder / "bob", ignore=shutil.ignore_patterns(".git"))
+    broken = folder / "carol" / "tinytorch" / "core"
+    broken.mkdir(parents=True)
+    (broken / "tensor.py").write_text("def oops(:\n")
+    return folder
+
+
+def grade_batch(submissions: Path, results: Path, dist: Path, jobs: int) -> subprocess.Popen:
+    command = [sys.executable, "-m", "coursetools", "grade-batch", "--module", "01", "--submissions", str(submissions),
+               "--results", str(results), "--jobs", str(jobs), "--dist", str(dist)]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def outcome_of(results: Path) -> dict:
+    """{student: (score, [(test, status, score)])}: what must not depend on being interrupted."""
+    found = {}
+    for path in sorted(results.glob("*/results.json")):
+        data = json.loads(path.read_text())
+        found[path.parent.name] = (data["score"], [(t["name"], t["status"], t["score"]) for t in data["tests"]])
+    return found
+
+
+def workers_mentioning(text: str) -> list[int]:
+    alive = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and text in Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace"):
+                alive.append(int(entry))
+        except OSError:
+            continue
+    return alive
+
+
+def test_interrupt_then_rerun_equals_one_uninterrupted_run(submissions, released_01, tmp_path):
+    dist = released_01["gradescope"].parents[2]
+    results = tmp_path / "results"
+    process = grade_batch(submissions, results, dist, jobs=1)
+    deadline = time.monotonic() + 300
+    while not list(results.glob("*/results.json")):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr + stdout and "KeyboardInterrupt" not in stderr + stdout
+    assert "run the same command again" in stdout
+    grace = time.monotonic() + 5
+    while workers_mentioning(str(submissions)) and time.monotonic() < grace:
+        time.sleep(0.1)
+    assert not workers_mentioning(str(submissions)), "a grading worker outlived the batch"
+    index = json.loads((results / "index.json").read_text())["submissions"]
+    statuses = sorted(entry["status"] for entry in index.values())
+    assert statuses.count("graded") >= 1 and "pending" in statuses, index
+    for folder in results.iterdir():
+        if folder.name in index:
+            assert (folder / "status.json").is_file() and (folder / "results.json").is_file(), folder
+    assert not any((results / ".staging").glob("*")) if (results / ".staging").exists() else True
+    graded_before = {name for name, e in index.items() if e["status"] == "graded"}
+    stamps = {name: (results / name / "results.json").stat().st_mtime_ns for name in graded_before}
+
+    rerun = grade_batch(submissions, results, dist, jobs=1)
+    stdout, stderr = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, stdout + stderr
+    assert f"{3 - len(graded_before)} to grade, {len(graded_before)} already graded" in stdout
+    assert all((results / name / "results.json").stat().st_mtime_ns == stamp for name, stamp in stamps.items())
+
+    straight = tmp_path / "straight"
+    once = grade_batch(submissions, straight, dist, jobs=2)
+    stdout, stderr = once.communicate(timeout=600)
+    assert once.returncode == 0, stdout + stderr
+    assert outcome_of(results) == outcome_of(straight)
+    assert set(outcome_of(results)) == {"alice", "bob", "carol"}
+    assert "per minute" in stdout
+
+
+def test_a_grader_failure_is_ungraded_with_its_reason_never_zero(submissions, tmp_path):
+    broken_bundle = tmp_path / "gradescope.zip"
+    import zipfile
+
+    with zipfile.ZipFile(broken_bundle, "w") as zf:
+        zf.writestr("grader.json", "{}")  # no run_autograder: the grader cannot start
+    outcome = engines.grade_submission(broken_bundle, submissions / "alice", ("tinytorch/core/tensor.py",), "alice")
+    assert outcome["status"] == "ungraded" and outcome["results"] is None
+    assert "the grader failed" in outcome["reason"] and "run_autograder" in outcome["reason"]
+    results = tmp_path / "results"
+    batch.store_outcome(results, "alice", outcome)
+    batch.write_index(results, "01", ["alice"])
+    assert batch.finished_score(results / "alice") is None, "an ungraded submission is graded again on the rerun"
+    assert not (results / "alice" / "results.json").exists()
+    entry = json.loads((results / "index.json").read_text())["submissions"]["alice"]
+    assert entry == {"status": "ungraded", "score": None, "reason": outcome["reason"]}
+
+
+def test_a_worker_killed_from_outside_is_ungraded_and_says_by_what(submissions, released_01, tmp_path):
+    stored = {}
+    pool = engines.LocalPool(1)
+    archive = released_01["gradescope"]
+
+    def store(task, outcome):
+        stored[task.name] = outcome
+
+    original = pool._start
+
+    def start_and_kill(*args):
+        process = original(*args)
+        time.sleep(0.3)
+        engines.kill_tree(process.pid)
+        return process
+
+    pool._start = start_and_kill
+    pool.run(archive, ("tinytorch/core/tensor.py",), [engines.Task("alice", submissions / "alice")], store)
+    assert stored["alice"]["status"] == "ungraded"
+    assert "killed by SIGKILL" in stored["alice"]["reason"] and "memory" not in stored["alice"]["reason"]
