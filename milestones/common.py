@@ -4,9 +4,13 @@ Every milestone script:
 - runs on the reference tinytorch by default, or on a student's tree with ``--tinytorch PATH``
   (or ``TINYTORCH_PATH``), which goes first on ``sys.path`` before tinytorch is imported;
 - shows rich progress bars in a terminal and plain lines when piped;
-- writes ``milestones/results/<name>[_quick].json`` (metrics, curves, epochs, wall time, seed,
-  data hash, command, versions) and a PNG of its curves when matplotlib is installed;
-- has a ``--quick`` mode (data subset, short schedule) that asserts learning well above chance.
+- writes ``milestones/results/local/<name>[_quick].json`` (metrics, curves, epochs, wall time, seed,
+  data hash, command, versions) and a PNG of its curves (loss and accuracy in separate panels) when
+  matplotlib is installed; ``--record`` writes into ``milestones/results/`` instead, the committed
+  record of full runs, so an ordinary run never overwrites it;
+- has a ``--quick`` mode (data subset, short schedule) that asserts learning well above chance;
+- stops with one line naming ``make data`` / ``tito data`` when a dataset is missing (``run_main``),
+  so ``milestones/run.py`` goes on with the milestone's other scripts.
 """
 
 from __future__ import annotations
@@ -24,6 +28,11 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+"""The committed results of full runs (written only with --record)."""
+LOCAL_RESULTS = RESULTS / "local"
+"""Where ordinary runs write (git-ignored)."""
+DATA_MISSING = 3
+"""Exit code of a script that could not find its dataset (milestones/run.py goes on after it)."""
 
 
 def parse_args(description: str, extra=None) -> argparse.Namespace:
@@ -34,7 +43,11 @@ def parse_args(description: str, extra=None) -> argparse.Namespace:
                         help="folder holding a tinytorch package to run instead of the reference (e.g. a student repo)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", default=None, help="dataset folder (default: $TINYTORCH_DATA or ~/.tinytorch/data)")
-    parser.add_argument("--no-save", action="store_true", help="do not write results/")
+    parser.add_argument("--no-save", action="store_true", help="do not write any result file")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--record", action="store_true",
+                       help="write into milestones/results/ (the committed record) instead of milestones/results/local/")
+    where.add_argument("--results", default=None, help="write the result files into this folder instead")
     if extra:
         extra(parser)
     args = parser.parse_args()
@@ -103,12 +116,23 @@ def print_table(title: str, rows: list[tuple[str, str]]) -> None:
     Console().print(table)
 
 
-def save_result(name: str, args: argparse.Namespace, result: dict, curves: dict[str, list[float]] | None = None) -> Path | None:
-    """Write the JSON result (and a PNG of the curves) unless --no-save."""
+def results_dir(args: argparse.Namespace) -> Path:
+    """--results if given, milestones/results/ with --record, milestones/results/local/ otherwise (created)."""
+    folder = Path(args.results).resolve() if args.results else RESULTS if args.record else LOCAL_RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def result_stem(name: str, args: argparse.Namespace) -> str:
+    return f"{name}_quick" if args.quick else name
+
+
+def save_result(name: str, args: argparse.Namespace, result: dict, curves: dict[str, list[float]] | None = None,
+                x_label: str = "epoch") -> Path | None:
+    """Write the JSON result (and a PNG of the curves) unless --no-save; says where."""
     if args.no_save:
         return None
-    RESULTS.mkdir(exist_ok=True)
-    stem = f"{name}_quick" if args.quick else name
+    folder, stem = results_dir(args), result_stem(name, args)
     record = {
         "milestone": name,
         "quick": args.quick,
@@ -122,30 +146,99 @@ def save_result(name: str, args: argparse.Namespace, result: dict, curves: dict[
         **result,
         "curves": curves or {},
     }
-    path = RESULTS / f"{stem}.json"
+    path = folder / f"{stem}.json"
     path.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    if curves:
-        plot_curves(RESULTS / f"{stem}.png", name, curves)
+    print(f"result written to {_shown(path)}")
+    if curves and plot_curves(folder / f"{stem}.png", name, curves, x_label):
+        print(f"curves drawn in {_shown(folder / f'{stem}.png')}")
     return path
 
 
-def plot_curves(path: Path, title: str, curves: dict[str, list[float]]) -> None:
+def _shown(path: Path) -> str:
+    """A path relative to the course repository when inside it."""
+    return path.relative_to(HERE.parent).as_posix() if path.is_relative_to(HERE.parent) else str(path)
+
+
+def _pyplot():
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return
-    figure, axis = plt.subplots(figsize=(6, 4))
-    for label, values in curves.items():
-        axis.plot(range(1, len(values) + 1), values, label=label)
-    axis.set_title(title)
-    axis.set_xlabel("epoch")
-    axis.legend()
+        return None
+    return plt
+
+
+def plot_curves(path: Path, title: str, curves: dict[str, list[float]], x_label: str = "epoch") -> bool:
+    """Loss curves in one panel, accuracy curves in another, each axis labelled; False without matplotlib."""
+    plt = _pyplot()
+    if plt is None:
+        return False
+    groups = {"loss": {k: v for k, v in curves.items() if "acc" not in k.lower()},
+              "accuracy": {k: v for k, v in curves.items() if "acc" in k.lower()}}
+    groups = {kind: found for kind, found in groups.items() if found}
+    figure, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False)
+    for axis, (kind, found) in zip(axes[0], groups.items()):
+        for label, values in found.items():
+            axis.plot(range(1, len(values) + 1), values, label=label)
+        axis.set_title(f"{title}: {kind}")
+        axis.set_xlabel(x_label)
+        axis.set_ylabel(kind)
+        axis.grid(alpha=0.3)
+        axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+    return True
+
+
+def plot_decision_boundaries(name: str, args: argparse.Namespace, panels: list[tuple[str, object]],
+                             points: np.ndarray, labels: np.ndarray) -> Path | None:
+    """Each panel's model as a shaded P(class 1) over the plane, its 0.5 contour and the labelled points.
+
+    ``panels``: (title, predict) with predict mapping (M, 2) float32 points to (M,) probabilities.
+    Written beside the result as ``<name>[_quick]_boundary.png`` unless --no-save.
+    """
+    plt = _pyplot()
+    if args.no_save or plt is None:
+        return None
+    margin = 0.25 * (points.max(axis=0) - points.min(axis=0)) + 0.1
+    low, high = points.min(axis=0) - margin, points.max(axis=0) + margin
+    gx, gy = np.meshgrid(np.linspace(low[0], high[0], 200), np.linspace(low[1], high[1], 200))
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
+    for axis, (title, predict) in zip(axes[0], panels):
+        probability = np.asarray(predict(grid), dtype=np.float64).reshape(gx.shape)
+        shaded = axis.contourf(gx, gy, probability, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+        axis.contour(gx, gy, probability, levels=[0.5], colors="black", linewidths=1.5)
+        for value, marker in ((0, "o"), (1, "^")):
+            chosen = labels.reshape(-1) == value
+            axis.scatter(points[chosen, 0], points[chosen, 1], marker=marker, edgecolors="black",
+                         c="tab:blue" if value == 0 else "tab:red", s=40, label=f"class {value}")
+        axis.set_title(title)
+        axis.set_xlabel("x1")
+        axis.set_ylabel("x2")
+        axis.legend(loc="lower right")
+        figure.colorbar(shaded, ax=axis, label="P(class 1)")
+    figure.tight_layout()
+    path = results_dir(args) / f"{result_stem(name, args)}_boundary.png"
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    print(f"decision boundary drawn in {_shown(path)}")
+    return path
+
+
+def run_main(main) -> None:
+    """Run a script's main; a missing dataset ends it with one line naming the fix (exit DATA_MISSING)."""
+    try:
+        main()
+    except FileNotFoundError as error:
+        message = str(error)
+        if not any(word in message for word in ("make data", "tito data", "TINYTORCH_DATA")):
+            raise  # not a dataset the loaders looked for: a real error, with its traceback
+        print(f"DATA MISSING: {message}", file=sys.stderr)
+        sys.exit(DATA_MISSING)
 
 
 def require(condition: bool, message: str) -> None:

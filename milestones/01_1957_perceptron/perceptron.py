@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import data_hash, parse_args, print_table, require, save_result  # noqa: E402
+from common import (data_hash, parse_args, plot_decision_boundaries, print_table, require, run_main,  # noqa: E402
+                    save_result)
 
 args = parse_args(__doc__.splitlines()[0])
 
@@ -34,8 +35,13 @@ def make_data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]
     return points, (score > 0).astype(np.float32)
 
 
+def probability(model, x: np.ndarray) -> np.ndarray:
+    """P(label 1) for each row of x (N, 2): the neuron's output through a sigmoid, shape (N,)."""
+    return Sigmoid()(model(Tensor(x))).data[:, 0]
+
+
 def accuracy(model, x, y) -> float:
-    return float(((Sigmoid()(model(Tensor(x))).data[:, 0] > 0.5) == (y > 0.5)).mean())
+    return float(((probability(model, x) > 0.5) == (y > 0.5)).mean())
 
 
 def main() -> None:
@@ -59,10 +65,12 @@ def main() -> None:
     result = {"test_accuracy": after, "untrained_accuracy": before, "epochs": epochs,
               "wall_time_s": round(time.perf_counter() - started, 2), "data_sha256": data_hash(x_train, y_train, x_test, y_test)}
     save_result("01_perceptron", args, result, {"train loss": losses})
+    plot_decision_boundaries("01_perceptron", args, [(f"trained perceptron: {after:.1%} on test points",
+                                                       lambda grid: probability(neuron, grid))], x_test, y_test)
     print_table("Perceptron (1957)", [("untrained accuracy", f"{before:.1%}"), ("trained accuracy", f"{after:.1%}"),
                                       ("epochs", str(epochs))])
     require(after >= (0.90 if args.quick else 0.95), f"test accuracy {after:.1%} is below the target")
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

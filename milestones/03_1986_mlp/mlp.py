@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import (data_hash, digits_split, mnist_flat, parse_args, print_table, require,  # noqa: E402
-                    save_result, train_classifier)
+                    run_main, save_result, train_classifier)
 
 args = parse_args(__doc__.splitlines()[0],
                   lambda p: p.add_argument("--dataset", choices=["digits", "mnist", "both"], default="both"))
@@ -66,4 +66,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

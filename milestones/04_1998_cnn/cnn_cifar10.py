@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import data_hash, parse_args, print_table, require, save_result, train_classifier  # noqa: E402
+from common import data_hash, parse_args, print_table, require, run_main, save_result, train_classifier  # noqa: E402
 
 args = parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--epochs", type=int, default=10))
 
@@ -64,4 +64,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import Progress, parse_args, print_table, require, save_result  # noqa: E402
+from common import Progress, parse_args, print_table, require, run_main, save_result  # noqa: E402
 
 args = parse_args(__doc__.splitlines()[0])
 
@@ -75,11 +75,11 @@ def main() -> None:
     sequence_accuracy = float((predictions == y).all(axis=1).mean())
     result = {"token_accuracy": token_accuracy, "sequence_accuracy": sequence_accuracy, "steps": steps,
               "wall_time_s": round(time.perf_counter() - started, 1)}
-    save_result("05_attention_reversal", args, result, {"train loss": losses[::10]})
+    save_result("05_attention_reversal", args, result, {"train loss": losses[::10]}, x_label="step (every 10th shown)")
     print_table("Attention learns to reverse", [("token accuracy", f"{token_accuracy:.2%}"),
                                                 ("whole sequences right", f"{sequence_accuracy:.2%}")])
     require(token_accuracy >= (0.8 if args.quick else 0.99), f"token accuracy {token_accuracy:.2%} is below the target")
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

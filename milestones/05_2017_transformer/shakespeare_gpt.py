@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import Progress, data_hash, parse_args, print_table, require, save_result  # noqa: E402
+from common import Progress, data_hash, parse_args, print_table, require, run_main, save_result  # noqa: E402
 
 
 def options(parser):
@@ -103,7 +103,7 @@ def main() -> None:
               "model": {"layers": LAYERS, "width": WIDTH, "heads": HEADS, "context": CONTEXT,
                         "parameters": int(sum(p.size for p in model.parameters()))},
               "sample": sample, "data_sha256": data_hash(data), "validation_curve": curve}
-    save_result("05_shakespeare_gpt", args, result, {"train loss": train_curve[::25]})
+    save_result("05_shakespeare_gpt", args, result, {"train loss": train_curve[::25]}, x_label="step (every 25th shown)")
     print_table("Character GPT on Tiny Shakespeare", [("validation loss (nats/char)", f"{val_loss:.3f}"),
                                                        ("steps", str(step)), ("train time", f"{train_seconds:.0f} s"),
                                                        ("tokens/s", f"{result['tokens_per_second']}")])
@@ -111,4 +111,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

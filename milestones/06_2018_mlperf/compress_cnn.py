@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import data_hash, digits_split, parse_args, print_table, require, save_result, train_classifier  # noqa: E402
+from common import data_hash, digits_split, parse_args, print_table, require, run_main, save_result, train_classifier  # noqa: E402
 
 args = parse_args(__doc__.splitlines()[0])
 
@@ -64,4 +64,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

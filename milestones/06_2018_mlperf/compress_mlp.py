@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import RESULTS, data_hash, mnist_flat, parse_args, print_table, require, save_result, train_classifier  # noqa: E402
+from common import data_hash, mnist_flat, parse_args, print_table, require, results_dir, run_main, save_result, train_classifier  # noqa: E402
 
 args = parse_args(__doc__.splitlines()[0])
 
@@ -85,7 +85,7 @@ def main() -> None:
     _, report = optimize(model, test, calibration=x_train[:1000], channel_amount=0.5,
                          finetune=lambda m: finetune(m, train, epochs=1), model_name="MNIST MLP 784-256-128-10")
     if not args.no_save:
-        write_report(report, RESULTS, name="06_capstone_mlp_quick" if args.quick else "06_capstone_mlp")
+        write_report(report, results_dir(args), name="06_capstone_mlp_quick" if args.quick else "06_capstone_mlp")
 
     result = {
         "baseline": {"test_accuracy": base_accuracy, "parameters": count_parameters(model),
@@ -123,4 +123,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

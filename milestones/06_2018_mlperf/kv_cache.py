@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import parse_args, print_table, require, save_result  # noqa: E402
+from common import parse_args, print_table, require, run_main, save_result  # noqa: E402
 
 args = parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--new-tokens", type=int, default=200))
 
@@ -46,4 +46,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

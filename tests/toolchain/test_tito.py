@@ -135,7 +135,8 @@ def test_milestones_are_listed_with_their_recorded_results():
     status = json.loads(subprocess.run([*run, "status", "--json"], cwd=ROOT, env=env, capture_output=True,
                                        text=True, timeout=60).stdout)
     recorded = {p.stem for p in (ROOT / "milestones" / "results").glob("*.json")}
-    assert {e["result"] for e in status["milestones"]} - {"never run"} == recorded
+    local = {"local/" + p.stem for p in (ROOT / "milestones" / "results" / "local").glob("*.json")}
+    assert {e["result"] for e in status["milestones"]} - {"never run"} == recorded | local
 
 
 def test_skeleton_ships_only_the_toolchain_tito_needs(student):
@@ -254,3 +255,64 @@ def test_benchmark_names_the_stubs_to_implement_before_training(tmp_path):
         require_implemented(ws)
     bench.write_text("def run_event():\n    return 1\n")
     require_implemented(ws)
+
+
+def run_milestone(*args: str, data: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TINYTORCH_DATA": str(data), "OPENBLAS_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, str(ROOT / "milestones" / "run.py"), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_a_milestone_without_its_data_says_make_data_and_runs_its_other_scripts(tmp_path):
+    """Milestone 05: attention_proof.py needs no dataset, shakespeare_gpt.py needs Tiny Shakespeare."""
+    done = run_milestone("05", "--quick", "--results", str(tmp_path / "results"), data=tmp_path / "empty")
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    (missing,) = [line for line in done.stderr.splitlines() if line.startswith("DATA MISSING")]
+    assert "tinyshakespeare.txt" in missing and "make data" in missing
+    assert (tmp_path / "results" / "05_attention_reversal_quick.json").is_file(), "the other script ran"
+    assert "attention_proof.py done; shakespeare_gpt.py skipped: dataset missing" in done.stdout
+
+
+@pytest.mark.slow
+def test_milestone_runs_leave_the_committed_results_alone_and_draw_their_plots(tmp_path):
+    committed = {p.name: p.read_bytes() for p in (ROOT / "milestones" / "results").iterdir() if p.is_file()}
+    results = tmp_path / "results"
+    for number in ("01", "02"):
+        done = run_milestone(number, "--quick", "--results", str(results), data=tmp_path)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert {p.name: p.read_bytes() for p in (ROOT / "milestones" / "results").iterdir() if p.is_file()} == committed
+    for stem in ("01_perceptron_quick", "02_xor_quick"):
+        assert (results / f"{stem}.json").is_file() and (results / f"{stem}.png").is_file()
+        assert (results / f"{stem}_boundary.png").stat().st_size > 10_000
+    sys.path.insert(0, str(ROOT / "milestones"))
+    try:
+        import common
+    finally:
+        sys.path.remove(str(ROOT / "milestones"))
+    defaults = common.argparse.Namespace(results=None, record=False)
+    assert common.results_dir(defaults) == ROOT / "milestones" / "results" / "local"
+    assert common.results_dir(common.argparse.Namespace(results=None, record=True)) == ROOT / "milestones" / "results"
+    assert "*" in (ROOT / "milestones" / "results" / "local" / ".gitignore").read_text().split()
+
+
+def test_curves_plot_puts_loss_and_accuracy_in_labelled_panels(tmp_path):
+    sys.path.insert(0, str(ROOT / "milestones"))
+    try:
+        import common
+    finally:
+        sys.path.remove(str(ROOT / "milestones"))
+    import matplotlib.pyplot as plt
+
+    drawn = []
+    original = plt.Figure.savefig
+    plt.Figure.savefig = lambda figure, *a, **k: drawn.append(figure) or original(figure, *a, **k)
+    try:
+        assert common.plot_curves(tmp_path / "c.png", "demo", {"train loss": [2.0, 1.0], "test accuracy": [0.5, 0.9]})
+    finally:
+        plt.Figure.savefig = original
+    (figure,) = drawn
+    panels = [(axis.get_ylabel(), axis.get_xlabel(), [line.get_label() for line in axis.get_lines()]) for axis in figure.axes]
+    assert panels == [("loss", "epoch", ["train loss"]), ("accuracy", "epoch", ["test accuracy"])]
+    assert (tmp_path / "c.png").stat().st_size > 5_000

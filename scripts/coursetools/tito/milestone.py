@@ -1,7 +1,8 @@
 """``tito milestone list | run NN | status``: the historical milestones, on this repository's tinytorch.
 
 The milestones live in the course repository (``milestones/``); tito reuses their runner's
-listing (``milestones/run.py``) and reads the committed results (``milestones/results/``).
+listing (``milestones/run.py``) and reads the committed results (``milestones/results/``) and
+this machine's (``milestones/results/local/``, shown as ``local/<name>``).
 """
 
 from __future__ import annotations
@@ -39,13 +40,14 @@ def list_milestones(ws: Workspace, out: Output, args) -> int:
 
 
 def status(ws: Workspace, out: Output, args) -> int:
-    """Each milestone and its recorded results (``milestones/results/*.json``): headline metric, time."""
+    """Each milestone and its results (committed ones, then ``local/`` ones): headline metric, time."""
     results = ws.root / "milestones" / "results"
     entries = []
     for number, folder in runner(ws).milestones().items():
-        recorded = sorted(results.glob(f"{number}_*.json"))
+        recorded = sorted(results.glob(f"{number}_*.json")) + sorted((results / "local").glob(f"{number}_*.json"))
         for path in recorded:
-            entries.append({"milestone": number, "result": path.stem, **_headline(_read(path) or {})})
+            name = path.stem if path.parent == results else f"local/{path.stem}"
+            entries.append({"milestone": number, "result": name, **_headline(_read(path) or {})})
         if not recorded:
             entries.append({"milestone": number, "result": "never run", "metric": "", "seconds": None, "finished": ""})
     rows = [[e["milestone"], e["result"], e["metric"], e["seconds"], e["finished"]] for e in entries]
