@@ -171,3 +171,73 @@ def test_zero_point_rounds_to_nearest(rng):
     np.testing.assert_allclose(scale, (highs - lows) / 255, rtol=1e-6)
     expected = np.rint(-128 - lows.astype(np.float64) / scale.astype(np.float64))
     assert zero_point.dtype == np.int8 and np.array_equal(zero_point.astype(np.int64), expected.astype(np.int64))
+
+
+# ---------------------------------------------------------------------- integer arithmetic, proven exactly
+# The oracle below is written out in the test (it imports nothing from the graded file): dynamic
+# asymmetric int8 quantization of the input, an exact int64 product with the int8 weights, one
+# rescale per output. A layer that multiplies floats (dequantized weights, unquantized input)
+# lands within ~1% of this, far outside the float32 rounding the check allows.
+
+def _oracle_input(x):
+    """(centered int64 input, its scale): asymmetric int8 over [min(x, 0), max(x, 0)], round half to even."""
+    low, high = np.float32(min(float(x.min()), 0.0)), np.float32(max(float(x.max()), 0.0))
+    scale = np.float32((high - low) / np.float32(255))
+    scale = scale if scale > 0 else np.float32(1)
+    zero_point = int(np.clip(np.rint(-128 - low / scale), -128, 127))
+    q = np.clip(np.rint(x / scale) + zero_point, -128, 127).astype(np.int64)
+    return q - zero_point, scale
+
+
+def _assert_integer_result(got, expected, float_path):
+    """got equals the integer oracle to float32 rounding, and the float computation would not."""
+    tolerance = 1e-5 * float(np.abs(expected).max())
+    assert float(np.abs(float_path - expected).max()) > 50 * tolerance, "test input too easy to tell apart"
+    np.testing.assert_allclose(got, expected, rtol=0, atol=tolerance,
+                               err_msg="the output is not the rescaled exact integer product of the int8 input "
+                                       "and int8 weights (was the product computed in float?)")
+
+
+def test_quantized_linear_is_the_exact_integer_product(rng):
+    linear = Linear(24, 7, rng=rng)
+    linear.bias = Tensor(rng.standard_normal(7).astype(np.float32) * 0.1, requires_grad=True)
+    x = rng.standard_normal((5, 24)).astype(np.float32)
+    layer = QuantizedLinear.from_float(linear)
+    q_w, w_scale = np.asarray(layer.weight.q).astype(np.int64), np.asarray(layer.weight.scale, dtype=np.float32)
+    centered, scale = _oracle_input(x)
+    expected = ((centered @ q_w) * (np.float64(scale) * w_scale.reshape(-1))).astype(np.float32) + linear.bias.data
+    float_path = x @ (q_w * w_scale.reshape(1, -1)).astype(np.float32) + linear.bias.data
+    _assert_integer_result(np.asarray(layer(Tensor(x)).data), expected, float_path)
+
+
+def test_quantized_conv2d_is_the_exact_integer_product(rng):
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    conv = Conv2d(3, 4, 3, stride=2, padding=1, rng=rng)
+    conv.bias = Tensor(rng.standard_normal(4).astype(np.float32) * 0.1, requires_grad=True)
+    x = rng.standard_normal((2, 3, 7, 6)).astype(np.float32)
+    layer = QuantizedConv2d.from_float(conv)
+    q_w = np.asarray(layer.weight.q).astype(np.int64)
+    w_scale = np.asarray(layer.weight.scale, dtype=np.float32).reshape(-1)
+    centered, scale = _oracle_input(x)
+    padded = np.pad(centered, ((0, 0), (0, 0), (1, 1), (1, 1)))  # real 0 is integer 0 once centred
+    windows = sliding_window_view(padded, (3, 3), axis=(2, 3))[:, :, ::2, ::2]  # (N, C, Ho, Wo, 3, 3)
+    accumulators = np.einsum("ncijab,fcab->nfij", windows, q_w)
+    expected = (accumulators * (np.float64(scale) * w_scale.reshape(1, -1, 1, 1))).astype(np.float32)
+    expected = expected + conv.bias.data.reshape(1, -1, 1, 1)
+    dequantized = (q_w * w_scale.reshape(-1, 1, 1, 1)).astype(np.float32)
+    float_windows = sliding_window_view(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3), axis=(2, 3))[:, :, ::2, ::2]
+    float_path = np.einsum("ncijab,fcab->nfij", float_windows, dequantized) + conv.bias.data.reshape(1, -1, 1, 1)
+    _assert_integer_result(np.asarray(layer(Tensor(x)).data), expected, float_path)
+
+
+def test_the_centred_input_is_int16_integers(rng):
+    """q - zero_point spans [-255, 255]: int16 holds it exactly (int8 would overflow, a float is no integer kernel)."""
+    layer = QuantizedLinear.from_float(Linear(6, 3, rng=rng))
+    x = (rng.standard_normal((4, 6)) * 3 + 2).astype(np.float32)
+    centered, scale = layer.centered_input(x)
+    centered = np.asarray(centered)
+    expected, expected_scale = _oracle_input(x)
+    assert centered.dtype == np.int16, f"centered input is {centered.dtype}, expected int16"
+    np.testing.assert_array_equal(centered, expected)
+    assert float(scale) == pytest.approx(float(expected_scale), rel=1e-6)

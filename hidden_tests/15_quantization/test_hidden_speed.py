@@ -1,4 +1,15 @@
-"""Module 15, hidden, timed: the student's int8 Linear forward against the reference, in one process."""
+"""Module 15, hidden, timed: the student's int8 Linear forward against the reference, in one process.
+
+Two shapes, each with its own ratio (never a sum):
+
+- a wide layer (512 -> 512, 256 rows): the integer product dominates; the reference sums it in
+  float64 BLAS, NumPy's integer matmul (no BLAS) is measured 17x to 27x slower;
+- a narrow layer with a tall batch (16 -> 16, 8192 rows): per-row work is tiny, so a Python loop
+  over rows is measured about 48x slower.
+
+Whether the arithmetic is integer at all is not a question of time: test_hidden_quantization
+checks the exact integer product.
+"""
 
 import time
 
@@ -7,6 +18,8 @@ import numpy as np
 from tinytorch.core.layers import Linear
 from tinytorch.core.tensor import Tensor
 from tinytorch.perf import quantization
+
+SHAPES = {"wide layer": (512, 512, 256), "tall batch": (16, 16, 8192)}  # in, out, rows
 
 
 def _forward_times(module, linear, x, repeats=5):
@@ -19,18 +32,27 @@ def _forward_times(module, linear, x, repeats=5):
     return times
 
 
-def test_quantized_linear_forward_is_within_the_ratio_of_the_reference(reference_module, max_ratio, record_metric):
-    """Use BLAS for the integer products (NumPy's integer matmul has none); never loop in Python."""
-    reference = reference_module("tinytorch.perf.quantization")
+def _ratio(reference, in_features, out_features, rows):
     rng = np.random.default_rng(0)
-    linear = Linear(256, 256, rng=rng)
-    x = Tensor(rng.standard_normal((128, 256)).astype(np.float32))
+    linear = Linear(in_features, out_features, rng=rng)
+    x = Tensor(rng.standard_normal((rows, in_features)).astype(np.float32))
     _forward_times(quantization, linear, x, repeats=1)
     _forward_times(reference, linear, x, repeats=1)
     ratios = []
     for _ in range(3):  # alternate, so machine noise hits both alike
         ours, theirs = np.median(_forward_times(quantization, linear, x)), np.median(_forward_times(reference, linear, x))
         ratios.append(ours / theirs)
-    ratio = float(np.median(ratios))
-    record_metric("quantized_linear_time_ratio", ratio)
-    assert ratio <= max_ratio, f"your QuantizedLinear forward takes {ratio:.1f}x the reference's time (limit {max_ratio}x)"
+    return float(np.median(ratios))
+
+
+def test_quantized_linear_forward_is_within_the_ratio_of_the_reference(reference_module, max_ratio, record_metric):
+    """Use BLAS for the integer products (NumPy's integer matmul has none); never loop in Python."""
+    reference = reference_module("tinytorch.perf.quantization")
+    worst = 0.0
+    for name, shape in SHAPES.items():
+        ratio = _ratio(reference, *shape)
+        worst = max(worst, ratio)
+        record_metric(f"quantized_linear_time_ratio_{name.replace(' ', '_')}", ratio)
+        assert ratio <= max_ratio, (f"with a {name} your QuantizedLinear forward takes {ratio:.1f}x the reference's "
+                                    f"time (limit {max_ratio}x)")
+    record_metric("quantized_linear_time_ratio", worst)
