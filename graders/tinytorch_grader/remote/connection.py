@@ -121,6 +121,7 @@ class Connection(codec.Codec):
 
     # -- requests -----------------------------------------------------------------------------
     def request(self, op: str, *args):
+        __tracebackhide__ = True
         if not self.alive:
             if self.process is not None:
                 self.close()
@@ -155,6 +156,7 @@ class Connection(codec.Codec):
             self._serve_until(message[1])
 
     def _serve_until(self, number: int):
+        __tracebackhide__ = True
         deadline = time.monotonic() + self.timeout
         while True:
             try:

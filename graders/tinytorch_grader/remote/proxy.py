@@ -35,6 +35,7 @@ class TrustError(TypeError):
 
 
 def _request(obj, op, *args):
+    __tracebackhide__ = True  # pytest shows the test's line, not the proxy's
     return obj._tt_conn.request(op, *args)
 
 
@@ -55,9 +56,11 @@ class RemoteObject:
             _request(self, "setattr", self, name, value)
 
     def __delattr__(self, name):
+        __tracebackhide__ = True
         _request(self, "delattr", self, name)
 
     def __call__(self, *args, **kwargs):
+        __tracebackhide__ = True
         return _request(self, "call", self, args, kwargs)
 
     def __bool__(self):
@@ -65,21 +68,27 @@ class RemoteObject:
                          "the test must compare a value (for example .data, .shape or .item())")
 
     def __eq__(self, other):
+        __tracebackhide__ = True
         return _comparison(self, "eq", other)
 
     def __ne__(self, other):
+        __tracebackhide__ = True
         return _comparison(self, "ne", other)
 
     def __lt__(self, other):
+        __tracebackhide__ = True
         return _comparison(self, "lt", other)
 
     def __le__(self, other):
+        __tracebackhide__ = True
         return _comparison(self, "le", other)
 
     def __gt__(self, other):
+        __tracebackhide__ = True
         return _comparison(self, "gt", other)
 
     def __ge__(self, other):
+        __tracebackhide__ = True
         return _comparison(self, "ge", other)
 
     __hash__ = object.__hash__
@@ -93,43 +102,56 @@ class RemoteObject:
         return text[:2000] if isinstance(text, str) else f"<{label} of your code>"
 
     def __str__(self):
+        __tracebackhide__ = True
         text = _request(self, "op", "str", self)
         return text if isinstance(text, str) else repr(self)
 
     def __format__(self, spec):
+        __tracebackhide__ = True
         return _typed(_request(self, "op", "format", self, spec), str, "format()")
 
     def __float__(self):
+        __tracebackhide__ = True
         return _typed(_request(self, "op", "float", self), float, "float()")
 
     def __int__(self):
+        __tracebackhide__ = True
         return _typed(_request(self, "op", "int", self), int, "int()")
 
     def __index__(self):
+        __tracebackhide__ = True
         return _typed(_request(self, "op", "index", self), int, "index()")
 
     def __complex__(self):
+        __tracebackhide__ = True
         return _typed(_request(self, "op", "complex", self), complex, "complex()")
 
     def __len__(self):
+        __tracebackhide__ = True
         return _typed(_request(self, "op", "len", self), int, "len()")
 
     def __iter__(self):
+        __tracebackhide__ = True
         return _request(self, "op", "iter", self)
 
     def __next__(self):
+        __tracebackhide__ = True
         return _request(self, "op", "next", self)
 
     def __getitem__(self, key):
+        __tracebackhide__ = True
         return _request(self, "op", "getitem", self, key)
 
     def __setitem__(self, key, value):
+        __tracebackhide__ = True
         _request(self, "op", "setitem", self, key, value)
 
     def __delitem__(self, key):
+        __tracebackhide__ = True
         _request(self, "op", "delitem", self, key)
 
     def __contains__(self, item):
+        __tracebackhide__ = True
         return _typed(_request(self, "op", "contains", self, item), bool, "in")
 
     def __array__(self, dtype=None, copy=None):
@@ -141,15 +163,19 @@ class RemoteObject:
         return array.astype(dtype) if dtype is not None else array
 
     def __enter__(self):
+        __tracebackhide__ = True
         return _request(self, "callmethod", self, "__enter__", (), {})
 
     def __exit__(self, *exc_info):
+        __tracebackhide__ = True
         return _request(self, "callmethod", self, "__exit__", (None, None, None), {})
 
     def __copy__(self):
+        __tracebackhide__ = True
         return _request(self, "op", "copy", self)
 
     def __deepcopy__(self, memo):
+        __tracebackhide__ = True
         return _request(self, "op", "deepcopy", self)
 
     def __reduce_ex__(self, protocol):
@@ -169,6 +195,7 @@ def _typed(value, kind, what):
 
 
 def _comparison(obj, op, other):
+    __tracebackhide__ = True
     result = _request(obj, "op", op, obj, other)
     if type(result) is bool:
         raise TrustError(f"a comparison of an object of your code ({type(obj).__name__} {op} ...) answered by "
@@ -178,9 +205,11 @@ def _comparison(obj, op, other):
 
 def _binary(name):
     def forward(self, other):
+        __tracebackhide__ = True
         return _request(self, "op", name, self, other)
 
     def reflected(self, other):
+        __tracebackhide__ = True
         return _request(self, "op", name, other, self)
 
     return forward, reflected
@@ -194,8 +223,16 @@ for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"
     setattr(RemoteObject, f"__r{_name}__", _reflected)
     if _name not in ("and", "or", "xor", "lshift", "rshift"):
         setattr(RemoteObject, f"__i{_name}__", _binary("i" + _op)[0])
+def _unary(name):
+    def apply(self):
+        __tracebackhide__ = True
+        return _request(self, "op", name, self)
+
+    return apply
+
+
 for _name in ("neg", "pos", "abs", "invert"):
-    setattr(RemoteObject, f"__{_name}__", (lambda op: lambda self: _request(self, "op", op, self))(_name))
+    setattr(RemoteObject, f"__{_name}__", _unary(_name))
 RemoteObject.__round__ = lambda self, *digits: _request(self, "op", "round", self, *digits)
 
 
@@ -219,6 +256,7 @@ class RemoteClass(type):
         return cls
 
     def __call__(cls, *args, **kwargs):
+        __tracebackhide__ = True
         if not cls.__dict__.get("_tt_local", False):
             return cls._tt_cconn.request("call", cls, args, kwargs)
         obj = cls._tt_cconn.request("new", cls)
@@ -270,6 +308,7 @@ def mirror_class(conn, module: str, qualname: str, bases: list, methods: list, t
 
 def _remote_init():
     def __init__(self, *args, **kwargs):
+        __tracebackhide__ = True
         self._tt_conn.request("callmethod_of", __init__._tt_owner, "__init__", self, args, kwargs)
 
     return __init__
@@ -279,6 +318,7 @@ def _remote_method(name):
     """``obj.name(...)`` in one round trip: the student's ``Owner.name(obj, ...)``."""
 
     def method(self, *args, **kwargs):
+        __tracebackhide__ = True
         return self._tt_conn.request("callmethod_of", method._tt_owner, name, self, args, kwargs)
 
     method.__name__ = name
@@ -307,6 +347,7 @@ class RemoteModule(types.ModuleType):
         return object.__getattribute__(self, name)
 
     def __getattr__(self, name):
+        __tracebackhide__ = True
         if name.startswith("__") or name.startswith("_tt_") or name in PROBES:
             raise AttributeError(name)
         value = self._tt_conn.request("getattr", self, name)
@@ -330,6 +371,7 @@ class RemoteModule(types.ModuleType):
             self._tt_conn.request("delattr", self, name)
 
     def __repr__(self):
+        __tracebackhide__ = True
         return f"<module '{self.__name__}' of your code>"
 
 
@@ -348,9 +390,11 @@ class ModuleNamespace(collections.abc.Mapping):
             raise KeyError(name) from None
 
     def __iter__(self):
+        __tracebackhide__ = True
         return iter(self.local)
 
     def __len__(self):
+        __tracebackhide__ = True
         return len(self.local)
 
 

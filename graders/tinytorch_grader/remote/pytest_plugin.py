@@ -52,6 +52,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SharedTmpPath(launch.uid_of(spec)), "tinytorch-shared-tmp-path")
 
 
+def student_frames(trace: str, limit: int = 3000) -> str:
+    """The student's traceback without the grader's own frames (the server's request loop)."""
+    lines, keep = trace.splitlines(), []
+    skipping = False
+    for line in lines:
+        if line.startswith("  File "):
+            skipping = "tinytorch_grader" in line
+        if not skipping:
+            keep.append(line)
+    return "\n".join(keep)[-limit:]
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     for conn in list(_connections.values()):
         conn.close()
@@ -59,10 +71,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 class SharedTmpPath:
-    """``tmp_path`` the student's process can read and write too (it runs as another user)."""
+    """``tmp_path`` the student's process can read and write too (it runs as another user), and the
+    student's own traceback added to a failure its code raised."""
 
     def __init__(self, uid: int | None) -> None:
         self.uid = uid
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        trace = getattr(call.excinfo.value, "student_traceback", "") if call.excinfo else ""
+        if trace and hasattr(report.longrepr, "addsection"):
+            report.longrepr.addsection("Where your code raised it", student_frames(trace))
 
     @pytest.fixture
     def tmp_path(self, request, tmp_path_factory) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import importlib
 import operator
+import os
 import socket
 import sys
 import traceback
@@ -255,7 +256,7 @@ class Server:
         except BaseException as error:  # noqa: BLE001 - every failure of student code is an answer
             if isinstance(error, (wire.PeerGone, wire.ProtocolError)):
                 raise
-            trace = traceback.format_exc()
+            trace = traceback.format_exc().replace(os.getcwd() + os.sep, "")
             payload = self.handles.encode([wire.ERROR, number, codec.describe_exception(error, trace)])
         wire.send(self.sock, payload)
 
