@@ -2,10 +2,10 @@
 
 Two shapes, each with its own ratio (never a sum):
 
-- a wide layer (512 -> 512, 256 rows): the integer product dominates; the reference sums it in
-  float64 BLAS, NumPy's integer matmul (no BLAS) is measured 17x to 27x slower;
 - a narrow layer with a tall batch (16 -> 16, 8192 rows): per-row work is tiny, so a Python loop
-  over rows is measured about 48x slower.
+  over rows is measured about 48x slower;
+- a wide layer (512 -> 512, 256 rows): the integer product dominates; the reference sums it in
+  float64 BLAS, NumPy's integer matmul (no BLAS) is measured 17x to 27x slower.
 
 Whether the arithmetic is integer at all is not a question of time: test_hidden_quantization
 checks the exact integer product.
@@ -19,7 +19,7 @@ from tinytorch.core.layers import Linear
 from tinytorch.core.tensor import Tensor
 from tinytorch.perf import quantization
 
-SHAPES = {"wide layer": (512, 512, 256), "tall batch": (16, 16, 8192)}  # in, out, rows
+SHAPES = {"tall batch": (16, 16, 8192), "wide layer": (512, 512, 256)}  # in, out, rows
 
 
 def _forward_times(module, linear, x, repeats=5):
