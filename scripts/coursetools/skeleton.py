@@ -267,12 +267,15 @@ def assert_no_leaks(repo: Path, course: Course, module: Module) -> None:
     """Raise LeakError if any file of the repo holds a solution line, a hidden test or instructor text.
 
     Lines are compared as written and with a leading ``# `` removed (the lesson's prose and code
-    examples are comments in the woven module file); notebooks by their cells' text.
+    examples are comments in the woven module file), so a lesson that shows a solution line is
+    caught too; notebooks by their cells' text. The lesson's systems code counts as public.
     """
     secrets = _solution_lines(course, module)
     hidden = [(course.root / g.path).read_text(encoding="utf-8") for g in module.groups if g.hidden]
     lesson = check_module(course, module)
     taught = sorted(instructor_secrets(lesson)) if lesson else []
+    if lesson:  # the systems measurement is meant for students; a line it shares with a solution is public
+        secrets -= {line.strip() for line in lesson.systems_code.splitlines()}
     for path in repo.rglob("*"):
         if not path.is_file() or ".git" in path.parts:
             continue
@@ -317,13 +320,15 @@ def _solution_lines(course: Course, module: Module) -> set[str]:
 
 
 def _public_lines(course: Course, module: Module) -> set[str]:
-    """Lines students may see anyway: other modules' code and this module's visible tests."""
+    """Lines students may see anyway: other modules' code, this module's visible tests, the shipped tools."""
     own = set(module.files)
     files = [p for p in (course.root / "reference" / "tinytorch").rglob("*.py")
              if p.relative_to(course.root / "reference").as_posix() not in own]
     files += [course.root / g.path for g in module.groups if not g.hidden]
     files += _tool_files(course)
-    return {line.strip() for path in files for line in path.read_text(encoding="utf-8").splitlines()}
+    generated = workflow_yaml(course, module).splitlines()  # the Classroom workflow ships in every skeleton
+    return {line.strip() for path in files for line in path.read_text(encoding="utf-8").splitlines()} | \
+        {line.strip() for line in generated}
 
 
 def _tool_files(course: Course) -> list[Path]:
