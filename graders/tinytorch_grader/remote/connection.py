@@ -81,8 +81,7 @@ class Connection(codec.Codec):
         self.output = bytearray()
         if self.process.stdout is not None:
             threading.Thread(target=self._drain, args=(self.process.stdout, self.output), daemon=True).start()
-        Connection.live.append(self)
-        self.request("ping")
+        Connection.live.append(self)  # no hand-shake: the first request waits in the socket while it starts
 
     @staticmethod
     def _drain(stream, sink: bytearray) -> None:

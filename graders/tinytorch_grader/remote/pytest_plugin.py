@@ -49,6 +49,9 @@ def pytest_configure(config: pytest.Config) -> None:
     student = Connection("student", launch.from_spec(spec), timeout=float(os.environ.get("TINYTORCH_REMOTE_TIMEOUT", "600")))
     _connections["student"] = student
     proxy.install(student)
+    student.start()  # its Python and NumPy start while pytest collects
+    if os.environ.get(REFERENCE_ENV):
+        reference().start()
     config.pluginmanager.register(SharedTmpPath(launch.uid_of(spec)), "tinytorch-shared-tmp-path")
 
 
