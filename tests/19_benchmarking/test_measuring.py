@@ -32,13 +32,15 @@ def test_predict_gives_next_token_ids_for_a_language_model():
 
 def test_quality_is_the_fraction_correct():
     model = Linear(6, 2, rng=np.random.default_rng(1))
-    model.weight.data[:] = 0
-    model.weight.data[0] = [-1.0, 1.0]  # predicts class 1 exactly when x0 > 0
-    model.bias.data[:] = 0
+    weight = np.zeros((6, 2), dtype=np.float32)
+    weight[0] = [-1.0, 1.0]  # predicts class 1 exactly when x0 > 0
+    model.weight.data = weight
+    model.bias.data = np.zeros(2, dtype=np.float32)
     data = _classifier_data()
     assert quality(model, EVENTS["mlp_sprint"], data) == 1.0
-    data.targets[:10] = 1 - data.targets[:10]
-    assert quality(model, EVENTS["mlp_sprint"], data) == 0.75
+    targets = np.array(data.targets)
+    targets[:10] = 1 - targets[:10]
+    assert quality(model, EVENTS["mlp_sprint"], EventData(data.inputs, targets)) == 0.75
 
 
 def test_latency_percentiles_are_ordered():
