@@ -26,7 +26,7 @@ from pathlib import Path
 import jinja2
 
 from coursetools.classroom import workflow_yaml
-from coursetools.lessons import check_module, instructor_secrets, weave
+from coursetools.lessons import check_module, instructor_secrets, lesson_path, weave
 from coursetools.manifest import Course, Module
 from coursetools.markers import Region, find_regions, render
 from coursetools.tito.notebook import (JUPYTEXT_TOML, code_cells, notebook_for, percent_text, with_cell_markers,
@@ -112,6 +112,7 @@ def render_templates(course: Course, module: Module, dest: Path) -> None:
         "hidden_points": sum(g.points for g in module.groups if g.hidden),
         "packages": _packages(dest),
         "notebooks": [notebook_for(f) for f in module.files],
+        "lesson": lesson_path(course.root, module).is_file(),
     }
     for template, target in TEMPLATES.items():
         (dest / target).write_text(env.get_template(template).render(variables), encoding="utf-8")
