@@ -121,7 +121,7 @@ def main(*, module: str = "all", workers: int = 2, catalogue_only: bool = False,
     """Validate one released module ("01") or every released one ("all"); print and report.
 
     Args:
-        catalogue_only: grade the mistakes only (what CI runs on every module).
+        catalogue_only: grade the mistakes and shortcut variants only, no token mutants (what CI runs).
         sample: grade this many mutants, drawn at random with a fixed seed per module.
         survivors: after strengthening tests, grade every mutant the committed report did not catch
             and keep the ones it caught (tests are only ever added, so they stay caught); the result
@@ -167,6 +167,7 @@ def _validate_with_bundle(bench: GradingBench, *, workers: int, catalogue_only: 
     baseline = bench.calibrate()
     result = ModuleValidation(module=module, max_score=baseline.max_score)
     result.mistakes = grade_mistakes(bench, load_catalogue(course, module), workers=workers)
+    result.shortcuts = grade_shortcuts(bench, module_shortcuts(bench), workers=workers)
     if not catalogue_only:
         mutants = module_mutants(bench)
         kept: list[MutantResult] = []
@@ -177,7 +178,6 @@ def _validate_with_bundle(bench: GradingBench, *, workers: int, catalogue_only: 
         if sample is not None and sample < len(mutants):
             mutants = random.Random(int(module.number)).sample(mutants, sample)
             result.sampled = True
-        result.shortcuts = grade_shortcuts(bench, module_shortcuts(bench), workers=workers)
         marks = load_mark_entries(course, module)
         result.mutants = kept + grade_mutants(bench, mutants, marks, workers=workers)
         result.mutants_run = True

@@ -127,15 +127,17 @@ def print_summary(result: ModuleValidation) -> None:
         verdict = f"loses {m.points_lost:.2f}" if m.points_lost > 0 else "NOT CAUGHT"
         first = f" (first: {m.caught_by[0]})" if m.caught_by else ""
         print(f"  mistake {m.name:<40} {verdict}{first}")
+    print(f"  shortcut variants: {len(result.shortcuts)} generated, "
+          f"{len(result.shortcuts) - len(result.shortcut_survivors)} caught")
+    for m in result.shortcuts:
+        print(f"  shortcut {m.mutant.id:<60} {'caught by ' + m.first_failed if m.caught else 'SURVIVED'}")
+    for m in result.shortcut_survivors:
+        print(f"  SHORTCUT SURVIVOR {m.mutant.id}\n{m.mutant.diff}")
     if result.mutants_run:
         kind = "sampled " if result.sampled else ""
         print(f"  {kind}mutants: {len(result.mutants)} generated, {len(result.caught)} caught, "
               f"{len(result.survivors)} survived, {len(result.equivalent)} equivalent (property-confirmed); "
               f"mutation score {result.score:g}%")
-        print(f"  shortcut variants: {len(result.shortcuts)} generated, "
-              f"{len(result.shortcuts) - len(result.shortcut_survivors)} caught")
-        for m in result.shortcut_survivors:
-            print(f"  SHORTCUT SURVIVOR {m.mutant.id}\n{m.mutant.diff}")
         for m in result.survivors:
             rejected = f" (mark rejected: {m.mark_problem})" if m.mark_problem else ""
             print(f"  SURVIVOR {m.mutant.id}{rejected}\n{m.mutant.diff}")

@@ -207,3 +207,11 @@ def test_every_catalogued_mistake_loses_points(number, tmp_path):
     bench = GradingBench.build(COURSE, module, tmp_path)
     uncaught = [m.name for m in grade_mistakes(bench, mistakes, workers=2, full=False) if m.points_lost <= 0]
     assert uncaught == []
+
+
+@pytest.mark.parametrize("number", RELEASED)
+def test_every_catalogued_mistake_still_applies_to_the_reference(number):
+    """A reference edit (even a marker attribute in a patch's context) must come with regenerated patches."""
+    module = COURSE.module(number)
+    for mistake in load_catalogue(COURSE, module):
+        apply_mistake(COURSE, module, mistake)
