@@ -261,9 +261,9 @@ def _remote_environment(group: dict, run_dir: Path, workspace: Workspace, python
     return env
 
 
-REFERENCE_UID_OFFSET = 100_000
-"""The reference server's uid is the student's plus this: another user, so the student's process
-cannot read the reference copy or signal the process being timed against it."""
+REFERENCE_UID_OFFSET = 1
+"""``choose_uid`` offset of the reference server: another user than the student's, so the student's
+process cannot read the reference copy or signal the process being timed against it."""
 
 
 def _own_tree(top: Path, uid: int) -> None:

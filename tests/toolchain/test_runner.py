@@ -156,8 +156,11 @@ def test_the_owned_file_is_found_inside_a_repository_folder_or_alone(tmp_path):
 
 
 def test_the_tree_copy_of_tinytorch_wins_over_an_installed_one(tmp_path):
-    source = ("import os\nimport tinytorch\n\n\ndef test_tinytorch_is_the_trees():\n"
-              "    assert os.path.dirname(os.path.dirname(tinytorch.__file__)) == os.getcwd()\n")
+    """The course repo's tinytorch is installed in this environment and has no toy module: the
+    test passes only when the student's server imports the submission's tree."""
+    source = ("def test_tinytorch_is_the_trees():\n"
+              "    from tinytorch.core.toy import triple\n"
+              "    assert triple(2) == 6\n")
     group = ToyGroup("origin", source)
     root = write_bundle(tmp_path, groups=(group,))
     submit(root, {OWNED: SOLUTION})

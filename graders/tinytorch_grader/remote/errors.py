@@ -49,8 +49,11 @@ def mirror(description: list) -> BaseException:
         except TypeError:  # a builtin that cannot be subclassed together with ours
             kind = type(name.rsplit(".", 1)[-1], (StudentException,), {"__module__": str(module)[:200]})
         _MIRRORS[key] = kind
-    error = kind.__new__(kind)
-    Exception.__init__(error, str(message))
+    try:
+        error = kind(str(message))
+    except Exception:  # noqa: BLE001 - a builtin whose constructor wants more than a message
+        error = kind.__new__(kind)
+        Exception.__init__(error, str(message))
     error.student_type = f"{module}.{name}"
     error.student_traceback = str(trace)
     return error

@@ -215,7 +215,12 @@ class Server:
     def import_module(self, name: str):
         if not isinstance(name, str) or not (name == "tinytorch" or name.startswith("tinytorch.")):
             raise ImportError(f"only tinytorch modules can be imported, not {name!r}")
-        return importlib.import_module(name)
+        module = importlib.import_module(name)
+        origin = os.path.realpath(getattr(module, "__file__", None) or os.getcwd())
+        if not origin.startswith(os.path.realpath(os.getcwd()) + os.sep):
+            raise ImportError(f"{name} imports from {origin}, not from the submission's tree: an installed "
+                              "tinytorch shadows the submission. Uninstall it from the grader's environment.")
+        return module
 
     def subclass(self, name: str, bases: tuple, methods: dict, attributes: dict):
         """A class of the student's side whose methods run test code (a test's ``class Net(Module)``)."""
