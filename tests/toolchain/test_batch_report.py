@@ -43,6 +43,8 @@ def test_batch_grades_each_submission(graded_class, course, released_01):
     full = course.module("01").max_points
     assert scores == {"alice": pytest.approx(full), "bob": 0.0, "carol": 0.0, "dave": 0.0,
                       "erin": pytest.approx(full), "frank": pytest.approx(full)}
+    index = json.loads((results / "index.json").read_text())["submissions"]
+    assert {name: entry["status"] for name, entry in index.items()} == {name: "graded" for name in scores}
     for name in scores:
         assert (results / name / "results.json").is_file() and (results / name / "report.json").is_file()
         json.loads((results / name / "report.json").read_text())
@@ -76,28 +78,36 @@ def test_batch_regrades_a_damaged_result_and_keeps_the_others(graded_class):
     assert json.loads(damaged.read_text())["score"] == json.loads(original)["score"]
 
 
-def test_report_writes_summary_gradebook_and_page(graded_class, course):
+def test_report_writes_summary_gradebook_and_site(graded_class, course):
     _, results, _, _ = graded_class
     summary = report.main(results=str(results))
-    assert summary["students"] == 6 and sum(summary["histogram"]["counts"]) == 6
+    assert summary["students"] == 6 and sum(summary["histogram"]["counts"]) == summary["graded"] == 6
     assert json.loads((results / "summary.json").read_text())["scores"]["bob"] == 0.0
     rows = {row["student"]: row for row in csv.DictReader(open(results / "gradebook.csv"))}
     assert float(rows["alice"]["total"]) == pytest.approx(course.module("01").max_points)
-    assert float(rows["carol"]["total"]) == 0.0
-    page = (results / "report.html").read_text()
-    assert "6 submissions" in page and "id=\"pass-rate\"" in page and "could not be imported" in page
+    assert float(rows["carol"]["total"]) == 0.0 and rows["carol"]["status"] == "graded"
+    page = (results / "report" / "index.html").read_text()
+    assert "6 students: 6 graded" in page and 'id="pass-rate"' in page
+    carol = (results / "report" / "students" / "carol.html").read_text()
+    assert "could not be imported" in carol and "def oops(:" in carol
 
 
-def test_gradebook_has_a_column_per_test_group(graded_class, course):
+def test_gradebook_has_a_max_row_and_a_column_per_group_in_manifest_order(graded_class, course):
     _, results, _, _ = graded_class
     report.main(results=str(results))
     module = course.module("01")
     with open(results / "gradebook.csv") as handle:
-        rows = {row["student"]: row for row in csv.DictReader(handle)}
-    assert list(rows["alice"]) == ["student", *sorted(g.name for g in module.groups), "total"]
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["student", "name", "email", *(g.name for g in module.groups), "total", "status", "error"]
+    assert rows[0]["student"] == "max points" and float(rows[0]["total"]) == pytest.approx(module.max_points)
+    by_name = {row["student"]: row for row in rows}
     for group in module.groups:
-        assert float(rows["alice"][group.name]) == pytest.approx(group.points, abs=0.01)
-        assert float(rows["bob"][group.name]) == 0.0
+        assert float(rows[0][group.name]) == pytest.approx(group.points, abs=0.01)
+        assert float(by_name["alice"][group.name]) == pytest.approx(group.points, abs=0.01)
+        assert float(by_name["bob"][group.name]) == 0.0
+    canvas = list(csv.reader(open(results / "gradebook-canvas.csv")))
+    assert canvas[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assert canvas[1][0] == "Points Possible" and float(canvas[1][5]) == pytest.approx(module.max_points)
 
 
 def test_report_pairs_the_copied_submission_and_not_the_starter(graded_class):
@@ -107,4 +117,4 @@ def test_report_pairs_the_copied_submission_and_not_the_starter(graded_class):
     assert ("alice", "erin") in pairs and ("alice", "frank") in pairs
     assert not any("bob" in pair for pair in pairs), "the untouched starter code must not count as copying"
     assert summary["similar_pairs"][0]["similarity"] > 0.9
-    assert "alice" in (results / "report.html").read_text().split('id="similar"')[1]
+    assert "alice" in (results / "report" / "index.html").read_text().split('id="similar"')[1]

@@ -150,3 +150,16 @@ def test_github_host_makes_the_documented_calls(monkeypatch):
     assert calls[1] == ("PUT", "/repos/cs101/tinytorch-01-alice/collaborators/alice", {"permission": "push"})
     with pytest.raises(ValueError, match="needs a token"):
         roster.GitHubHost("")
+
+
+def test_report_shows_who_submitted_what_and_when(semester, course):
+    summary = report.main(results=str(semester["results"]))
+    assert summary["graded"] == 3 and summary["missing"] == [
+        {"student": "s4", "reason": semester["metadata"]["s4"]["reason"]}]
+    alice = (semester["results"] / "report" / "students" / "s1.html").read_text()
+    assert "Alice Adams" in alice and "alice@example.edu" in alice and "<td>on time</td>" in alice
+    assert semester["metadata"]["s1"]["commit"] in alice
+    rows = {row["student"]: row for row in csv.DictReader(open(semester["results"] / "gradebook.csv"))}
+    assert rows["s4"]["status"] == "missing" and rows["s4"]["total"] == "" and "could not fetch" in rows["s4"]["error"]
+    assert float(rows["s2"]["total"]) == pytest.approx(course.module("01").max_points)
+    assert rows["s2"]["name"] == "Bob Brown"
