@@ -22,7 +22,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinytorch_grader import feedback, sandbox
+from tinytorch_grader import feedback, intake, sandbox
 from tinytorch_grader.results import GradeResult, TestOutcome
 
 GRADER_PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -85,7 +85,7 @@ def grade(config: dict, source: Path, submission: Path) -> tuple[GradeResult, di
                               limits=sandbox.Limits.from_config(config.get("limits")), uid=sandbox.choose_uid(),
                               runtime=module.get("runtime", "remote"))
         shutil.copytree(source / "tree", workspace.tree)
-        missing = overlay(module["files"], submission, workspace.tree)
+        missing = intake.overlay(module["files"], submission, workspace.tree)
         workspace.trusted = trusted_modules(workspace.tree, module["files"])
         graded: dict[int, list[TestOutcome]] = {}
         reports, leaderboard = {}, []
@@ -151,44 +151,6 @@ def grade_group(group: dict, index: int, expected: list[str], workspace: Workspa
         return feedback.fill_missing(group, index, expected, feedback.budget_message(workspace.budget)), {}
     report = run_group(group, len(expected), workspace, expected)
     return feedback.grade_group(group, index, expected, report), report
-
-
-def overlay(owned: list[str], submission: Path, tree: Path) -> list[str]:
-    """Copy only the module's own files from the submission into the tree; returns what is missing.
-
-    A file is accepted at its package path from the submission root (``tinytorch/core/tensor.py``),
-    under one extra folder (a zipped repository), or by its unique file name anywhere.
-    Only regular files are taken (a symlink could point at the grader's own files).
-    """
-    missing = []
-    for relative in owned:
-        found = find_submitted(relative, submission)
-        target = tree / relative
-        if found is None:
-            missing.append(relative)
-            target.unlink(missing_ok=True)
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(found, target)
-    return missing
-
-
-def find_submitted(relative: str, submission: Path) -> Path | None:
-    if not submission.is_dir():
-        return None
-    direct = submission / relative
-    if _regular(direct):
-        return direct
-    nested = [p for p in submission.glob(f"*/{relative}") if _regular(p)]
-    nested += [p for p in submission.glob(f"*/*/{relative}") if _regular(p)]
-    if len(nested) == 1:
-        return nested[0]
-    by_name = [p for p in submission.rglob(Path(relative).name) if _regular(p) and ".git" not in p.parts]
-    return by_name[0] if len(by_name) == 1 else None
-
-
-def _regular(path: Path) -> bool:
-    return path.is_file() and not path.is_symlink()
 
 
 def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[str] | None = None) -> dict:

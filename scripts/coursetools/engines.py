@@ -85,7 +85,7 @@ def grade_submission(archive: Path, submission: Path, owned: tuple[str, ...], na
 def owned_files(submission: Path, owned: tuple[str, ...]) -> dict[str, str]:
     """The text of the files the grader takes from the submission (for the report and similarity)."""
     from coursetools.grade import place_submission
-    from tinytorch_grader.run import find_submitted
+    from tinytorch_grader.intake import find_submitted
 
     found = {}
     try:
