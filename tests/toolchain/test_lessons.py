@@ -82,7 +82,8 @@ def test_systems_cell_runs_only_in_the_notebook(module, tmp_path):
             assert f"# {line}" in text
     script = tmp_path / Path(module.files[0]).name
     script.write_text(text)
-    ran = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    imported = f"import runpy; runpy.run_path({str(script)!r}, run_name='woven_module')"  # imported, not run as a script
+    ran = subprocess.run([sys.executable, "-c", imported], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0 and ran.stdout == "", ran.stdout[-500:] + ran.stderr[-2000:]
 
 
