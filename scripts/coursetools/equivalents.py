@@ -6,6 +6,7 @@
     id = "tinytorch/core/layers.py::Dropout.forward::ReplaceComparisonOperator_GtE_Gt::..."  # as printed
     reason = "the masks differ only where a float64 draw equals p exactly (2**-53 per element)"
     property = "dropout_masks"      # a function of validation/NN_slug/properties.py
+    tolerance = 1e-6                # optional: relative float tolerance, when the reason is float rounding
 
 A reason is a claim; the property is how ``make validate`` checks it before accepting the mark.
 ``properties.py`` defines ``def dropout_masks(rng) -> observation``: it draws its own shapes,
@@ -14,7 +15,8 @@ test could observe (arrays, numbers, strings, tuples/lists/dicts of them; an exc
 escape is observed as its type and message). The property runs on ``PROOF_TRIALS`` seeds against
 the reference and against the mutant, each in a fresh interpreter that imports ``tinytorch`` from
 its own tree; the mark is accepted only if every observation is identical (same dtype, same
-bits). A marked survivor whose property is missing, fails, or tells the two apart stays a
+bits), or, for a mark that declares ``tolerance``, if floats agree to that relative tolerance
+(the reason must then say why the difference is rounding only). A marked survivor whose property is missing, fails, or tells the two apart stays a
 survivor, with the reason in the report. A mark whose mutant is gone or now caught is stale.
 """
 
@@ -54,6 +56,8 @@ class Mark:
     reason: str
     property: str = ""
     """Name of the function in validation/NN_slug/properties.py that must confirm the mark."""
+    tolerance: float = 0.0
+    """Relative tolerance for floats (0: bit-identical)."""
 
 
 def marks_file(course: Course, module: Module) -> Path:
@@ -86,7 +90,11 @@ def load_mark_entries(course: Course, module: Module) -> dict[str, Mark]:
                                       "(why no test can tell the mutant from the reference)")
         if mutant_id in marks:
             raise EquivalentMarkError(f"{path}: mutant {mutant_id!r} is marked twice; keep one mark")
-        marks[mutant_id] = Mark(mutant_id, reason, str(entry.get("property", "")).strip())
+        tolerance = entry.get("tolerance", 0.0)
+        if not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 0.01:
+            raise EquivalentMarkError(f"{path}: mark {number} has tolerance {tolerance!r}; use a relative float "
+                                      "tolerance in [0, 0.01) (rounding only), or none for bit-identical")
+        marks[mutant_id] = Mark(mutant_id, reason, str(entry.get("property", "")).strip(), float(tolerance))
     return marks
 
 
@@ -113,13 +121,17 @@ def prove_mark(course: Course, module: Module, mark: Mark, mutated: dict[str, st
             actual = observe(tree, script, mark.property, Path(scratch) / "mutant.pkl")
         except PropertyError as error:
             return str(error)
+    raised = [entry for entry in expected if entry[0] == "raised"]
+    if len(raised) * 2 > len(expected):
+        return (f"property {mark.property} raised on {len(raised)} of {len(expected)} seeds against the reference "
+                f"({raised[0][1]}: {raised[0][2]}); a property must mostly return observations")
     for seed, (want, got) in enumerate(zip(expected, actual)):
         if want[0] != got[0]:
             difference = f"the reference {'raised ' + want[1] if want[0] == 'raised' else 'returned'}, " \
                          f"the mutant {'raised ' + got[1] if got[0] == 'raised' else 'returned'}"
         else:
             difference = first_difference(want[1] if want[0] == "value" else want[1:],
-                                          got[1] if got[0] == "value" else got[1:])
+                                          got[1] if got[0] == "value" else got[1:], tolerance=mark.tolerance)
         if difference:
             return f"refuted by {mark.property} at seed {seed}: {difference}"
     return ""
@@ -165,20 +177,26 @@ def _observe_main(argv: list[str]) -> None:
     Path(out).write_bytes(pickle.dumps(observations))
 
 
-def first_difference(want, got, where: str = "result") -> str:
-    """"" when two observations are identical (arrays: same dtype, shape and bits), else where they differ."""
+def first_difference(want, got, where: str = "result", tolerance: float = 0.0) -> str:
+    """"" when two observations are identical (arrays: same dtype, shape and bits; floats within the
+    relative ``tolerance`` if one is given), else where they differ."""
     if isinstance(want, np.ndarray) or isinstance(got, np.ndarray):
         want_array, got_array = np.asarray(want), np.asarray(got)
         if want_array.dtype != got_array.dtype or want_array.shape != got_array.shape:
             return f"{where}: {want_array.dtype}{want_array.shape} vs {got_array.dtype}{got_array.shape}"
-        if not np.array_equal(want_array, got_array, equal_nan=want_array.dtype.kind in "fc"):
-            return f"{where}: values differ"
+        if tolerance and want_array.dtype.kind in "fc":
+            scale = float(np.nanmax(np.abs(want_array))) if want_array.size else 0.0
+            same = np.allclose(got_array, want_array, rtol=tolerance, atol=tolerance * scale, equal_nan=True)
+        else:
+            same = np.array_equal(want_array, got_array, equal_nan=want_array.dtype.kind in "fc")
+        if not same:
+            return f"{where}: values differ" + (f" beyond the relative tolerance {tolerance:g}" if tolerance else "")
         return ""
     if isinstance(want, (list, tuple)) and isinstance(got, (list, tuple)):
         if type(want) is not type(got) or len(want) != len(got):
             return f"{where}: {type(want).__name__} of {len(want)} vs {type(got).__name__} of {len(got)}"
         for index, (a, b) in enumerate(zip(want, got)):
-            found = first_difference(a, b, f"{where}[{index}]")
+            found = first_difference(a, b, f"{where}[{index}]", tolerance)
             if found:
                 return found
         return ""
@@ -186,7 +204,7 @@ def first_difference(want, got, where: str = "result") -> str:
         if set(want) != set(got):
             return f"{where}: keys {sorted(map(str, want))} vs {sorted(map(str, got))}"
         for key in want:
-            found = first_difference(want[key], got[key], f"{where}[{key!r}]")
+            found = first_difference(want[key], got[key], f"{where}[{key!r}]", tolerance)
             if found:
                 return found
         return ""
@@ -194,4 +212,6 @@ def first_difference(want, got, where: str = "result") -> str:
         return f"{where}: {type(want).__name__} vs {type(got).__name__}"
     if isinstance(want, float) and np.isnan(want) and np.isnan(got):
         return ""
+    if isinstance(want, float) and tolerance:
+        return "" if abs(want - got) <= tolerance * abs(want) else f"{where}: {want!r} vs {got!r}"
     return "" if want == got else f"{where}: {want!r} vs {got!r}"

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coursetools.equivalents import Mark, load_mark_entries, prove_mark
+from coursetools.equivalents import PROOF_TRIALS, Mark, load_mark_entries, prove_mark
 from coursetools.manifest import Course, Module, load_course
 from coursetools.mistakes import MIN_MISTAKES, Mistake, apply_mistake, load_catalogue
 from coursetools.mutants import Mutant, mutants_of_file
@@ -270,4 +270,5 @@ def check_mark(bench: GradingBench, result: MutantResult, mark: Mark) -> None:
     if problem:
         result.mark_problem = problem
     else:
-        result.equivalent_reason = mark.reason
+        within = f", floats within {mark.tolerance:g} relative" if mark.tolerance else ", bit-identical"
+        result.equivalent_reason = f"{mark.reason} (confirmed by {mark.property} on {PROOF_TRIALS} seeds{within})"
