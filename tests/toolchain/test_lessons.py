@@ -87,7 +87,6 @@ def test_systems_cell_runs_only_in_the_notebook(module, tmp_path):
     assert ran.returncode == 0 and ran.stdout == "", ran.stdout[-500:] + ran.stderr[-2000:]
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("module", WITH_LESSON, ids=IDS)
 def test_systems_point_runs_on_the_reference(module, tmp_path):

@@ -132,15 +132,16 @@ def restore_from_notebook(ipynb_file: Path, py_file: Path) -> Path:
 def sync_warning(root: Path, relative: str) -> str | None:
     """A warning when ``notebooks/...ipynb`` and ``relative`` (the .py) disagree; None when in line.
 
-    Compares contents when jupytext is installed (times only otherwise): the tests and the
-    grader import the .py, so a notebook edited but not synced would be graded stale.
+    Compares the cells' contents when jupytext is installed (times only otherwise): the tests and
+    the grader import the .py, so a notebook edited but not synced would be graded stale.
     """
     py_file, ipynb_file = root / relative, root / notebook_for(relative)
     if not (py_file.is_file() and ipynb_file.is_file()):
         return None
     notebook_newer = ipynb_file.stat().st_mtime > py_file.stat().st_mtime + SYNC_SLACK_S
     try:
-        differs = notebook_as_script(ipynb_file) != py_file.read_text(encoding="utf-8")
+        differs = _cell_contents(_jupytext().read(str(ipynb_file))) != _cell_contents(
+            _jupytext().reads(py_file.read_text(encoding="utf-8"), fmt="py:percent"))
     except TitoError:  # no jupytext: the times are all we have
         differs = notebook_newer
     except Exception as error:  # a notebook jupytext cannot read is worth saying so
@@ -153,6 +154,11 @@ def sync_warning(root: Path, relative: str) -> str | None:
                 f"from it; the tests use the .py, so run `{sync}` first")
     return (f"{relative} differs from {notebook_for(relative)} (the .py is newer; the tests use it); "
             f"`{sync}` brings your edits into the notebook")
+
+
+def _cell_contents(notebook) -> list[tuple[str, str]]:
+    """Each cell's kind and text, blank lines at the ends ignored (jupytext versions space cells differently)."""
+    return [(cell.cell_type, cell.source.strip()) for cell in notebook.cells]
 
 
 def _first_line(node: ast.stmt) -> int:
