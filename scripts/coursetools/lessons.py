@@ -1,7 +1,7 @@
 """A module's lesson: ``reference/lessons/NN_slug.md``, the one source of its teaching text.
 
 The release weaves it into the module file (``coursetools.skeleton.write_notebooks``); the site,
-the nbgrader export and the guides read it too. The format (helpers' LESSON_FORMAT contract):
+the nbgrader export and the guides read it too. The format:
 
 - one ``# Module NN · Title`` line first, then H2 sections; each H2 becomes a markdown cell;
 - an anchor line right under an H2, ``<!-- before: Name -->`` (a top-level class or function of the
