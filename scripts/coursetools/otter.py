@@ -13,7 +13,12 @@ Otter grades exactly one ``.py`` per submission, so the submission is the studen
   student folder of the same name would replace), so the overlay rule holds;
 - ``requirements.txt``: the grader's exact pins, installed by Otter's setup.sh;
 - ``tinytorch_grader/`` at the zip root (added after ``otter generate``): the plugin that keeps
-  Otter from executing the submission in its kernel, imported from ``/autograder/source``.
+  Otter from executing the submission in its kernel, imported from ``/autograder/source``;
+- ``coursetools/otter_summary_plugin.py`` at the zip root: the plugin that keeps the public
+  summary from calling a hidden group "All test cases passed!".
+
+The zip is rewritten after generation with sorted entries, a fixed date and fixed modes, so the
+same release gives the same bytes (as ``gradescope.zip``).
 """
 
 from __future__ import annotations
@@ -33,10 +38,15 @@ BUNDLE_FOLDER = "tinytorch_bundle"
 """The folder under Otter's files/ that holds our grader bundle."""
 PLUGIN = "tinytorch_grader.otter_plugin.SkipSubmissionExecution"
 """Keeps Otter from executing the submission in its kernel (the sandbox grades it instead)."""
-OTTER_CONFIG = {"show_hidden": True, "force_public_test_summary": True, "plugins": [PLUGIN]}
+SUMMARY_PLUGIN = "coursetools.otter_summary_plugin.HiddenGroupsSummary"
+"""Gives hidden groups a truthful public summary; shipped at the zip root as coursetools/ (Gradescope
+imports it from /autograder/source, ``otter run`` from this installed toolchain)."""
+OTTER_CONFIG = {"show_hidden": True, "force_public_test_summary": True, "plugins": [PLUGIN, SUMMARY_PLUGIN]}
 """Otter gives every question one visibility: with show_hidden, scores show when grades are published
 (our after_due_date groups' nearest match), and the always-visible "Public Tests" entry reports every
 case of the visible groups (not hidden), so students see what the Gradescope bundle shows them."""
+FIXED_DATE = (2020, 1, 1, 0, 0, 0)
+"""The date of every entry, as in gradescope.zip."""
 RUNTIME_ONLY = ("setup.sh", "run_autograder", "requirements.txt")
 """Gradescope-only files of the gradescope/ folder that the Otter bundle leaves out."""
 TEST_FILE = '''"""Otter test for module {number}, group {group!r}: graded by the TinyTorch grader (see otter_bridge)."""
@@ -98,6 +108,7 @@ def build_otter_bundle(course: Course, module: Module, gradescope_dir: Path) -> 
                 python_version=course.python,
             )
     add_runtime_at_root(archive, Path(gradescope_dir) / "tinytorch_grader")
+    make_reproducible(archive)
     return archive
 
 
@@ -106,6 +117,22 @@ def add_runtime_at_root(archive: Path, runtime: Path) -> None:
     with zipfile.ZipFile(archive, "a", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(runtime.rglob("*.py")):
             zf.write(path, arcname=f"tinytorch_grader/{path.relative_to(runtime).as_posix()}")
+        zf.writestr("coursetools/__init__.py", "")
+        zf.write(Path(__file__).with_name("otter_summary_plugin.py"), arcname="coursetools/otter_summary_plugin.py")
+
+
+def make_reproducible(archive: Path) -> None:
+    """Rewrite the zip with sorted entries, a fixed date and normalised modes (executable kept)."""
+    with zipfile.ZipFile(archive) as zf:
+        entries = [(info, zf.read(info)) for info in zf.infolist() if not info.is_dir()]
+    archive.unlink()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info, data in sorted(entries, key=lambda entry: entry[0].filename):
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_DATE)
+            mode = 0o755 if (info.external_attr >> 16) & 0o111 else 0o644
+            fixed.external_attr = (0o100000 | mode) << 16
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(fixed, data)
 
 
 def write_test_files(config: dict, folder: Path) -> list[Path]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -62,6 +63,24 @@ def test_solution_scores_full_marks_and_skeleton_zero_with_gradescope_points(rel
     public = {run: next(t for t in data["tests"] if t["name"] == "Public Tests") for run, data in (("full", full), ("zero", zero))}
     assert public["full"]["visibility"] == "visible" and public["full"]["status"] == "passed"
     assert public["zero"]["status"] == "failed" and "test_python_floats_become_float32" in public["zero"]["output"]
+    hidden = [g["title"] for g in json.loads((released_01["gradescope_dir"] / "grader.json").read_text())["groups"]
+              if g["visibility"] != "visible"]
+    for title in hidden:  # the skeleton lost every hidden point: the public summary must not say otherwise
+        line = next(l for l in public["zero"]["output"].splitlines() if l.startswith(f"01 {title}"))
+        assert "All test cases passed" not in line and "hidden tests (" in line and "after the due date" in line
+
+
+def test_otter_zip_is_byte_reproducible(course, released_01, tmp_path):
+    built = []
+    for run in ("first", "second"):
+        folder = tmp_path / run / "gradescope"
+        shutil.copytree(released_01["gradescope_dir"], folder)
+        built.append(build_otter_bundle(course, course.module("01"), folder).read_bytes())
+    assert built[0] == built[1] == released_01["otter"].read_bytes()
+    infos = zipfile.ZipFile(released_01["otter"]).infolist()
+    assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    assert {i.date_time for i in infos} == {(2020, 1, 1, 0, 0, 0)}
+    assert "coursetools/otter_summary_plugin.py" in {i.filename for i in infos}
 
 
 def test_a_student_folder_named_like_the_bundle_does_not_replace_it(released_01, tmp_path):
