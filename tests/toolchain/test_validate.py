@@ -215,3 +215,89 @@ def test_every_catalogued_mistake_still_applies_to_the_reference(number):
     module = COURSE.module(number)
     for mistake in load_catalogue(COURSE, module):
         apply_mistake(COURSE, module, mistake)
+
+
+CLAMP_SOURCE = TOY_SOURCE + '''
+
+def clamp(x):
+    #% solution
+    if x > 0:
+        return x
+    return 0
+    #% endsolution
+'''
+
+CLAMP_PROPERTIES = '''
+from tinytorch.core.toy import clamp, double
+
+
+def clamps(rng):
+    return [clamp(int(v)) for v in rng.integers(-3, 4, size=5)]
+
+
+def doubles(rng):
+    return [double(int(v)) for v in rng.integers(-3, 4, size=5)]
+
+
+def always_raises(rng):
+    raise KeyError("bug in the property")
+'''
+
+
+def _toy_mutant(course, operator, region):
+    text = (course.root / "reference" / "tinytorch" / "core" / "toy.py").read_text()
+    [mutant] = [m for m in mutants_of_file(text, "tinytorch/core/toy.py") if m.operator == operator and m.region == region]
+    return mutant
+
+
+def test_a_mark_is_accepted_only_when_its_property_confirms_it(toy_course):
+    from coursetools.equivalents import Mark, prove_mark
+
+    (toy_course.root / "reference" / "tinytorch" / "core" / "toy.py").write_text(CLAMP_SOURCE)
+    (toy_course.root / "validation" / "01_toy").mkdir(parents=True)
+    (toy_course.root / "validation" / "01_toy" / "properties.py").write_text(CLAMP_PROPERTIES)
+    module = toy_course.module("01")
+    boundary = _toy_mutant(toy_course, "ReplaceComparisonOperator_Gt_GtE", "clamp")  # x >= 0 returns 0 at 0 too
+    changed = {boundary.path: boundary.mutated_text}
+    assert prove_mark(toy_course, module, Mark(boundary.id, "at 0 both give 0", "clamps"), changed) == ""
+    assert "no property" in prove_mark(toy_course, module, Mark(boundary.id, "at 0 both give 0"), changed)
+    assert "raised on 40 of 40 seeds" in prove_mark(toy_course, module, Mark(boundary.id, "r", "always_raises"), changed)
+    wrong = _toy_mutant(toy_course, "NumberReplacer", "double")  # 3 * x: a false mark
+    refuted = prove_mark(toy_course, module, Mark(wrong.id, "claimed equal", "doubles"), {wrong.path: wrong.mutated_text})
+    assert refuted.startswith("refuted by doubles at seed 0")
+
+
+def test_a_float_tolerance_must_be_small_and_is_applied(toy_course):
+    from coursetools.equivalents import first_difference, load_mark_entries
+
+    marks = toy_course.root / "validation" / "01_toy" / "equivalent.toml"
+    marks.parent.mkdir(parents=True)
+    marks.write_text('[[mutant]]\nid = "x"\nreason = "rounding only"\nproperty = "p"\ntolerance = 0.5\n')
+    with pytest.raises(EquivalentMarkError, match="tolerance"):
+        load_mark_entries(toy_course, toy_course.module("01"))
+    marks.write_text('[[mutant]]\nid = "x"\nreason = "rounding only"\nproperty = "p"\ntolerance = 1e-6\n')
+    assert load_mark_entries(toy_course, toy_course.module("01"))["x"].tolerance == 1e-6
+    import numpy as np
+
+    near = np.float32([1.0, 2.0]), np.float32([1.0, 2.0000002])
+    assert first_difference(*near) == "result: values differ"
+    assert first_difference(*near, tolerance=1e-6) == ""
+    assert "float32" in first_difference(np.float32([1]), np.float64([1]), tolerance=1e-6)
+
+
+def test_the_summary_table_shows_shortcuts_run_kind_time_and_mark_reasons(toy_course):
+    import json
+
+    from coursetools.validation_report import summary_markdown
+
+    reports = toy_course.root / "validation" / "reports"
+    reports.mkdir(parents=True)
+    (reports / "01_toy.json").write_text(json.dumps({
+        "seconds": 12.5, "full_run": True, "mistakes": [{"points_lost": 1.0}, {"points_lost": 0.0}],
+        "mutation": {"generated": 10, "caught": 8, "survived": 1, "equivalent_marked": 1, "score": 88.9,
+                     "sampled": False, "carried_over": 0},
+        "shortcuts": {"generated": 2, "caught": 2, "survived": 0},
+        "equivalent": [{"id": "tinytorch/core/toy.py::clamp::AddNot::if x > 0:", "reason": "why (confirmed)"}]}))
+    table = summary_markdown(toy_course)
+    assert "| 01_toy | 10 | 8 | 1 | 1 | 88.9% | 2/2 | 1/2 | full run | 12.5 s |" in table
+    assert "- 01_toy `clamp::AddNot::if x > 0:`: why (confirmed)" in table
