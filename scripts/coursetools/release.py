@@ -2,8 +2,9 @@
 
 A release is an ordered list of small steps (each testable alone):
 1. refuse a module that is not released in the manifest;
-2. build the student skeleton (which checks itself for leaks);
-3. build the solution repository;
+2. build the student skeleton (which checks itself for leaks) and commit it reproducibly on top of
+   the previous release's commit (``coursetools.release_repos``);
+3. build the solution repository (README marked as solutions), committed the same way;
 4. build the grader bundles (they collect the expected test ids from the reference);
 5. build the Otter bundle from the Gradescope bundle's folder (same tests, points, visibility).
 """
@@ -17,7 +18,7 @@ from coursetools.bundle import build_bundles
 from coursetools.lessons import lesson_path
 from coursetools.manifest import Course, ManifestError, Module, load_course
 from coursetools.otter import build_otter_bundle
-from coursetools.skeleton import build_student_repo
+from coursetools.release_repos import release_repo
 
 
 class NotReleasedError(ManifestError):
@@ -38,8 +39,8 @@ def release_module(course: Course, module: Module, dist: Path) -> dict[str, Path
     check_released(course, module)
     warn_without_lesson(course, module)
     outputs = {
-        "skeleton": build_student_repo(course, module, dist / "skeletons" / module.dirname),
-        "solution": build_student_repo(course, module, dist / "solutions" / module.dirname, with_solutions=True),
+        "skeleton": release_repo(course, module, dist / "skeletons" / module.dirname),
+        "solution": release_repo(course, module, dist / "solutions" / module.dirname, with_solutions=True),
     }
     outputs.update(build_bundles(course, module, dist))
     outputs["otter"] = build_otter_bundle(course, module, outputs["gradescope_dir"])

@@ -78,3 +78,47 @@ def test_planned_modules_are_refused_with_a_clear_message(course):
     planned = dataclasses.replace(course.modules[-1], status="planned")  # every module may be released by now
     with pytest.raises(NotReleasedError, match=f"module {planned.number}.*planned"):
         check_released(course, planned)
+
+
+def git_log(repo):
+    done = subprocess.run(["git", "log", "--format=%H %P"], cwd=repo, capture_output=True, text=True, check=True)
+    return [line.split() for line in done.stdout.strip().splitlines()]
+
+
+def test_rereleasing_unchanged_content_gives_the_same_commit(course, released_01, tmp_path):
+    from coursetools.release_repos import release_repo
+
+    module = course.module("01")
+    first = git_log(released_01["skeleton"])
+    again = release_repo(course, module, tmp_path / "elsewhere" / module.dirname)  # another dist, same content
+    assert git_log(again) == first
+    on_top = release_repo(course, module, again)  # the same dist again: nothing to commit
+    assert git_log(on_top) == first
+    clean = subprocess.run(["git", "status", "--porcelain"], cwd=on_top, capture_output=True, text=True, check=True)
+    assert clean.stdout == ""
+
+
+def test_changed_content_is_a_new_commit_on_top_of_the_previous_release(course, tmp_path):
+    from coursetools.release_repos import release_repo
+
+    module = course.module("01")
+    dest = tmp_path / "skeletons" / module.dirname
+    release_repo(course, module, dest)
+    (previous,) = git_log(dest)
+    revised = dataclasses.replace(module, title=module.title + " (revised)")
+    release_repo(course, revised, dest)
+    log = git_log(dest)
+    assert len(log) == 2 and log[0][1] == previous[0], "the new release must sit on the previous commit"
+    assert "(revised)" in (dest / "README.md").read_text()
+
+
+def test_the_solutions_repository_says_it_is_solutions(released_01):
+    assert "SOLUTIONS repository" in (released_01["solution"] / "README.md").read_text().splitlines()[0]
+    assert "SOLUTIONS" not in (released_01["skeleton"] / "README.md").read_text()
+
+
+def test_bundles_are_byte_reproducible(course, released_01, tmp_path):
+    from coursetools.bundle import build_bundles
+
+    again = build_bundles(course, course.module("01"), tmp_path)["gradescope"]
+    assert again.read_bytes() == released_01["gradescope"].read_bytes()
