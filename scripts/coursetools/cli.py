@@ -68,6 +68,18 @@ def _data(args: argparse.Namespace) -> None:
     data.main(dest=args.dest, mirror=args.mirror)
 
 
+def _ta_guide(args: argparse.Namespace) -> None:
+    from coursetools import ta_guide
+
+    sys.exit(ta_guide.main(grade=args.grade, workers=args.workers, check=args.check))
+
+
+def _site(args: argparse.Namespace) -> None:
+    from coursetools import site
+
+    site.main(out=args.out, submissions=args.submissions)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m coursetools", description="TinyTorch course toolchain")
     verbs = root.add_subparsers(dest="verb", required=True)
@@ -119,6 +131,18 @@ def parser() -> argparse.ArgumentParser:
     data.add_argument("--dest", help="data folder (default: $TINYTORCH_DATA or ~/.tinytorch/data)")
     data.add_argument("--mirror", help="a local copy of the datasets (default: ../shared/datasets if present)")
     data.set_defaults(run=_data)
+
+    guide = verbs.add_parser("ta-guide", help="write docs/guides/ta.md: each catalogued mistake, its symptoms, a hint")
+    guide.add_argument("--grade", nargs="+", metavar="NN",
+                       help="grade these modules' mistakes through the grader first ('all': every released one)")
+    guide.add_argument("--workers", type=int, default=1, help="mistakes graded at once")
+    guide.add_argument("--check", action="store_true", help="write nothing; exit 1 if the guide is out of date")
+    guide.set_defaults(run=_ta_guide)
+
+    web = verbs.add_parser("site", help="build the course website offline into dist/site/")
+    web.add_argument("--out", default="dist/site", help="output folder")
+    web.add_argument("--submissions", help="a folder of extra TinyMLPerf submission JSON files for the leaderboard")
+    web.set_defaults(run=_site)
     return root
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from coursetools.manifest import Course, Module, load_course
 from coursetools.markers import Region, find_regions
-from coursetools.mistakes import Mistake, apply_mistake, load_catalogue
+from coursetools.mistakes import CatalogueError, Mistake, apply_mistake, load_catalogue
 
 GUIDE = Path("docs") / "guides" / "ta.md"
 """Where the guide is written, relative to the repository root."""
@@ -111,19 +111,31 @@ def _grade_one(source: str, config: dict, submitted: dict[str, str]) -> dict:
             "seconds": round(time.monotonic() - started, 1)}
 
 
-def grade_symptoms(course: Course, module: Module, *, workers: int = 1) -> Path:
+def grade_symptoms(course: Course, module: Module, *, workers: int = 1, only: list[str] | None = None,
+                   path: Path | None = None) -> Path:
     """Grade every catalogued mistake of the module once, in full; write NN_slug.symptoms.json.
 
-    The bundle is built in a private folder; ``workers`` mistakes are graded at once, each in its
-    own process (the grader runtime forks, reaps and kills by uid).
+    The bundle is built in a private folder and the unchanged reference graded first (it must
+    score full marks); ``workers`` mistakes are graded at once, each in its
+    own process (the grader runtime forks, reaps and kills by uid). ``only`` grades just the named
+    mistakes; ``path`` writes somewhere else than validation/reports/.
     """
     from coursetools.variant_grading import GradingBench
 
-    mistakes = load_catalogue(course, module)
+    mistakes, variants = [], []
+    for mistake in load_catalogue(course, module):
+        if only is not None and mistake.name not in only:
+            continue
+        try:
+            variants.append(apply_mistake(course, module, mistake))
+            mistakes.append(mistake)
+        except CatalogueError as error:
+            print(f"  {module.number} {mistake.name}: not graded: {error}", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="tt-ta-guide-") as dist:
         bench = GradingBench.build(course, module, Path(dist))
-        variants = [{relative: bench.as_submitted(text, relative)
-                     for relative, text in apply_mistake(course, module, mistake).items()} for mistake in mistakes]
+        bench.calibrate()  # the unchanged reference must score full marks, or every symptom would be wrong
+        variants = [{relative: bench.as_submitted(text, relative) for relative, text in variant.items()}
+                    for variant in variants]
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = [pool.submit(_grade_one, str(bench.source), bench.config, variant) for variant in variants]
@@ -141,14 +153,14 @@ def grade_symptoms(course: Course, module: Module, *, workers: int = 1) -> Path:
         "mistakes": [{"name": mistake.name, "patch_sha256": patch_digest(mistake), **grade}
                      for mistake, grade in zip(mistakes, graded)],
     }
-    path = symptoms_path(course, module)
+    path = path or symptoms_path(course, module)
     path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
 
-def load_symptoms(course: Course, module: Module) -> dict[str, dict]:
+def load_symptoms(course: Course, module: Module, path: Path | None = None) -> dict[str, dict]:
     """{mistake name: recorded entry} from NN_slug.symptoms.json (empty when none was written)."""
-    path = symptoms_path(course, module)
+    path = path or symptoms_path(course, module)
     if not path.is_file():
         return {}
     return {entry["name"]: entry for entry in json.loads(path.read_text(encoding="utf-8"))["mistakes"]}
@@ -277,7 +289,7 @@ def module_section(course: Course, module: Module) -> list[str]:
               if len(recorded) == len(mistakes) else
               f"{len(recorded)} of {len(mistakes)} mistakes graded for their messages so far")
     files = ", ".join(f"`{f}`" for f in module.files)
-    out = [f"## Module {module.number} · {module.title}", "",
+    out = [f"## Module {module.number}: {module.title}", "",
            f"{files} · {len(mistakes)} catalogued mistakes · {source}.", ""]
     if not mistakes:
         return out + ["No mistakes catalogued yet (`validation/" + module.dirname + "/mistakes/`).", ""]
@@ -323,19 +335,50 @@ def stale_symptoms(course: Course) -> list[str]:
     """Why recorded symptoms no longer describe the catalogue or the tests (empty: all current)."""
     problems = []
     for module in course.released():
-        symptoms, report = load_symptoms(course, module), load_caught_by(course, module)
+        symptoms = load_symptoms(course, module)
         fix = GRADE_COMMAND.format(number=module.number)
         for mistake in load_catalogue(course, module) if symptoms else []:
             entry = symptoms.get(mistake.name)
             if entry is None:
-                problems.append(f"{module.dirname}: mistake '{mistake.name}' has no recorded symptoms; run `{fix}`")
-            elif entry["patch_sha256"] != patch_digest(mistake):
+                continue  # listed with the validation report's tests until graded (ungraded_mistakes)
+            if entry["patch_sha256"] != patch_digest(mistake):
                 problems.append(f"{module.dirname}: '{mistake.name}' changed since its symptoms were graded; run `{fix}`")
-            elif mistake.name in report and (sorted(t["name"] for t in entry["failed"])
-                                             != sorted(report[mistake.name]["caught_by"])):
-                problems.append(f"{module.dirname}: '{mistake.name}' fails other tests than validation/reports/"
-                                f"{module.dirname}.json says (tests changed?); run `{fix}`")
+            else:
+                problems += [f"{module.dirname}: '{mistake.name}' {gone}; run `{fix}`"
+                             for gone in missing_tests(course, module, entry["failed"])]
     return problems
+
+
+def missing_tests(course: Course, module: Module, failed: list[dict]) -> list[str]:
+    """Recorded failing tests whose group title or test function no longer exists (tests changed)."""
+    files = {g.title: (course.root / g.path).read_text(encoding="utf-8") for g in module.groups
+             if (course.root / g.path).is_file()}
+    gone = []
+    for test in failed:
+        title, _, name = test["name"].partition(" › ")
+        function = name.split("[", 1)[0]
+        if title not in files:
+            gone.append(f"records a test of group '{title}', which the manifest no longer has")
+        elif not re.search(rf"def {re.escape(function)}\(", files[title]):
+            gone.append(f"records {function}, which is no longer in the group's test file")
+    return gone
+
+
+def report_disagreements(course: Course) -> list[str]:
+    """Mistakes whose recorded failing tests differ from the validation report's (one of the two is older)."""
+    found = []
+    for module in course.released():
+        report = load_caught_by(course, module)
+        for name, entry in load_symptoms(course, module).items():
+            if name in report and sorted(t["name"] for t in entry["failed"]) != sorted(report[name]["caught_by"]):
+                found.append(f"{module.dirname}/{name}")
+    return found
+
+
+def ungraded_mistakes(course: Course) -> list[str]:
+    """``NN_slug/name`` of every catalogued mistake without recorded symptoms."""
+    return [f"{module.dirname}/{mistake.name}" for module in course.released()
+            for mistake in load_catalogue(course, module) if mistake.name not in load_symptoms(course, module)]
 
 
 def main(*, grade: list[str] | None = None, workers: int = 1, check: bool = False) -> int:
@@ -357,6 +400,14 @@ def main(*, grade: list[str] | None = None, workers: int = 1, check: bool = Fals
             problems.append(f"{GUIDE} is not what its sources give; run `python -m coursetools ta-guide`")
         for problem in problems:
             print(problem, file=sys.stderr)
+        differ = report_disagreements(course)
+        if differ:
+            print(f"note: the validation reports name other catching tests for {', '.join(differ)}: regrade the "
+                  "symptoms, or rerun make validate if the report is the older one", file=sys.stderr)
+        missing = ungraded_mistakes(course)
+        if missing:
+            print(f"note: {len(missing)} mistakes have no recorded messages yet ({', '.join(missing)}); "
+                  "run `python -m coursetools ta-guide --grade all`", file=sys.stderr)
         return 1 if problems else 0
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
