@@ -71,6 +71,9 @@ def grade_submission(archive: Path, submission: Path, owned: tuple[str, ...], na
         target = Path(scratch) / "results.json"
         try:
             outcome["results"] = grade_with_bundle(archive, submission, target)
+            failure = grader_failure(outcome["results"])
+            if failure:
+                outcome.update(status="ungraded", reason=failure)
             report = report_path(target)
             if report.is_file():
                 outcome["report"] = json.loads(report.read_text(encoding="utf-8"))
@@ -80,6 +83,19 @@ def grade_submission(archive: Path, submission: Path, owned: tuple[str, ...], na
     outcome["submitted"] = owned_files(submission, owned)
     outcome["seconds"] = round(time.monotonic() - started, 3)
     return outcome
+
+
+def grader_failure(results: dict) -> str | None:
+    """Why these results are the grader's own failure (not the student's), or None.
+
+    The runtime writes every test at 0 with output "**Not graded**: the autograder itself
+    failed" when it crashes (``tinytorch_grader.run.grader_failure``); ``extra_data.grading_error``
+    marks it too once the runtime sets it.
+    """
+    output = str(results.get("output") or "")
+    if results.get("extra_data", {}).get("grading_error") or output.startswith("**Not graded**"):
+        return "the grader failed, not the submission: " + output.split("\n")[0].replace("**Not graded**: ", "")[:300]
+    return None
 
 
 def owned_files(submission: Path, owned: tuple[str, ...]) -> dict[str, str]:

@@ -6,7 +6,8 @@ A release is an ordered list of small steps (each testable alone):
    the previous release's commit (``coursetools.release_repos``);
 3. build the solution repository (README marked as solutions), committed the same way;
 4. build the grader bundles (they collect the expected test ids from the reference);
-5. build the Otter bundle from the Gradescope bundle's folder (same tests, points, visibility).
+5. build the Otter bundle from the Gradescope bundle's folder (same tests, points, visibility);
+6. write the Classroom 50 autograder entry (visible groups only, ``coursetools.classroom50``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 from coursetools.bundle import build_bundles
+from coursetools.classroom50 import build_classroom50_entry
 from coursetools.lessons import lesson_path
 from coursetools.manifest import Course, ManifestError, Module, load_course
 from coursetools.otter import build_otter_bundle
@@ -44,6 +46,7 @@ def release_module(course: Course, module: Module, dist: Path) -> dict[str, Path
     }
     outputs.update(build_bundles(course, module, dist))
     outputs["otter"] = build_otter_bundle(course, module, outputs["gradescope_dir"])
+    outputs["classroom50"] = build_classroom50_entry(course, module, outputs["gradescope_dir"], dist)
     return outputs
 
 

@@ -142,3 +142,10 @@ def test_a_worker_killed_from_outside_is_ungraded_and_says_by_what(submissions, 
     pool.run(archive, ("tinytorch/core/tensor.py",), [engines.Task("alice", submissions / "alice")], store)
     assert stored["alice"]["status"] == "ungraded"
     assert "killed by SIGKILL" in stored["alice"]["reason"] and "memory" not in stored["alice"]["reason"]
+
+
+def test_the_graders_own_crash_is_ungraded_not_zero():
+    crashed = {"score": 0.0, "tests": [], "output": "**Not graded**: the autograder itself failed, not your code."}
+    assert "the grader failed, not the submission" in engines.grader_failure(crashed)
+    assert engines.grader_failure({"score": 0.0, "tests": [], "output": "Visible tests: 0 / 50 points"}) is None
+    assert engines.grader_failure({"score": 0.0, "tests": [], "extra_data": {"grading_error": True}})
