@@ -11,9 +11,10 @@ import pytest
 
 from tinytorch.bench import EVENTS, EventData, baseline_model, predict, run_event, validate_submission
 
-AGREEMENT = 5.0
-"""How far the harness's own samples/s may be from the grader's measurement of the same predictions
-(two timings back to back on a shared machine differ; a made-up figure differs by far more)."""
+FASTER, SLOWER = 3.0, 30.0
+"""How much faster (or slower) than the grader's own best timing of the same predictions the
+harness may report: a harness timed once on a busy machine reads slower, never 3x faster; a figure
+that is off by orders of magnitude is made up or mis-scaled."""
 
 
 def _data(name, rng):
@@ -38,7 +39,7 @@ def test_event_run_gives_a_schema_valid_submission(name, record_metric):
     assert 0 < latency["p50"] <= latency["p90"] <= latency["p99"]
     measured = _measured_samples_per_s(model, data, EVENTS[name].batch_size)
     reported = submission["throughput"]["samples_per_s"]
-    assert measured / AGREEMENT <= reported <= measured * AGREEMENT, (
+    assert measured / SLOWER <= reported <= measured * FASTER, (
         f"your harness reports {reported:.0f} samples/s; the grader timed the same predictions at {measured:.0f}")
     record_metric(f"{name}_samples_per_s", measured)  # the leaderboard shows what the grader measured
     record_metric(f"{name}_p50_ms", latency["p50"])
