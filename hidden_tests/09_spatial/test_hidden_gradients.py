@@ -64,7 +64,7 @@ def test_batchnorm_in_eval_mode_is_tracked(gradcheck):
     def run(x, gamma):
         bn = BatchNorm2d(2)
         bn.gamma = gamma
-        bn.running_mean[...] = [0.5, -0.5]
+        bn.running_mean = np.array([0.5, -0.5], dtype=np.float32)
         bn.eval()
         return bn(x)
 
@@ -89,7 +89,7 @@ def test_eval_mode_does_not_update_running_statistics():
 
 def test_conv_padding_keeps_size_and_borders_are_zero_padded():
     conv = Conv2d(1, 1, 3, padding=1, bias=False)
-    conv.weight.data[...] = 1.0
+    conv.weight.data = np.ones((1, 1, 3, 3), dtype=np.float32)
     out = conv(Tensor(np.ones((1, 1, 4, 4), dtype=np.float32))).data[0, 0]
     assert out.shape == (4, 4)
     assert out[0, 0] == 4 and out[0, 1] == 6 and out[1, 1] == 9
@@ -130,7 +130,7 @@ def test_conv_gradients_reach_weights_and_bias_in_float32():
 def test_batchnorm_of_a_constant_channel_is_beta():
     """Zero variance: eps inside the square root keeps the output finite (x_hat = 0, so beta)."""
     bn = BatchNorm2d(2)
-    bn.beta.data[...] = [0.5, -1.0]
+    bn.beta.data = np.array([0.5, -1.0], dtype=np.float32)
     out = bn(Tensor(np.full((2, 2, 3, 3), 4.0, dtype=np.float32))).data
     np.testing.assert_allclose(out[:, 0], 0.5, atol=1e-5)
     np.testing.assert_allclose(out[:, 1], -1.0, atol=1e-5)
@@ -139,8 +139,8 @@ def test_batchnorm_of_a_constant_channel_is_beta():
 def test_running_statistics_blend_with_their_previous_values():
     x = R.standard_normal((4, 2, 3, 3)).astype(np.float32) * 2 - 1
     bn = BatchNorm2d(2, momentum=0.25)
-    bn.running_mean[...] = [2.0, -3.0]
-    bn.running_var[...] = [4.0, 0.5]
+    bn.running_mean = np.array([2.0, -3.0], dtype=np.float32)
+    bn.running_var = np.array([4.0, 0.5], dtype=np.float32)
     bn(Tensor(x))
     np.testing.assert_allclose(bn.running_mean, 0.75 * np.array([2.0, -3.0]) + 0.25 * x.mean(axis=(0, 2, 3)), rtol=1e-5)
     np.testing.assert_allclose(bn.running_var, 0.75 * np.array([4.0, 0.5]) + 0.25 * x.var(axis=(0, 2, 3), ddof=1),
@@ -149,10 +149,10 @@ def test_running_statistics_blend_with_their_previous_values():
 
 def test_batchnorm_eval_uses_the_running_statistics_formula():
     bn = BatchNorm2d(2, eps=0.01)
-    bn.running_mean[...] = [1.0, -2.0]
-    bn.running_var[...] = [4.0, 0.25]
-    bn.gamma.data[...] = [2.0, 0.5]
-    bn.beta.data[...] = [0.1, -0.3]
+    bn.running_mean = np.array([1.0, -2.0], dtype=np.float32)
+    bn.running_var = np.array([4.0, 0.25], dtype=np.float32)
+    bn.gamma.data = np.array([2.0, 0.5], dtype=np.float32)
+    bn.beta.data = np.array([0.1, -0.3], dtype=np.float32)
     bn.eval()
     x = R.standard_normal((2, 2, 3, 3)).astype(np.float32)
     mean, var = np.array([1.0, -2.0])[None, :, None, None], np.array([4.0, 0.25])[None, :, None, None]

@@ -12,7 +12,6 @@ import time
 import numpy as np
 
 from tinytorch.core import spatial
-from tinytorch.core.tensor import Tensor
 
 SHAPE = (1, 4, 128, 128)
 FILTERS = 8
@@ -23,7 +22,7 @@ def _conv_times(module, x_data, upstream, repeats=5):
     conv = module.Conv2d(SHAPE[1], FILTERS, 3, padding=1, rng=np.random.default_rng(0))
     forward, backward = [], []
     for _ in range(repeats):
-        x = Tensor(x_data, requires_grad=True)
+        x = module.Tensor(x_data, requires_grad=True)
         start = time.perf_counter()
         out = conv(x)
         middle = time.perf_counter()

@@ -26,7 +26,7 @@ def naive_conv(x, w, b, stride, padding):
 @pytest.mark.parametrize("stride,padding", [(1, 0), (1, 1), (2, 1), (2, 0)])
 def test_conv2d_matches_the_naive_definition(rng, stride, padding):
     conv = Conv2d(2, 3, 3, stride=stride, padding=padding, rng=rng)
-    conv.bias.data[...] = rng.standard_normal(3)
+    conv.bias.data = rng.standard_normal(3).astype(np.float32)
     x = rng.standard_normal((2, 2, 6, 5)).astype(np.float32)
     expected = naive_conv(x, conv.weight.data, conv.bias.data, stride, padding)
     np.testing.assert_allclose(conv(Tensor(x)).data, expected, rtol=1e-4, atol=1e-5)
@@ -67,8 +67,8 @@ def test_batchnorm_normalises_each_channel_in_training(rng):
 
 def test_batchnorm_uses_running_statistics_in_eval(rng):
     bn = BatchNorm2d(2)
-    bn.running_mean[...] = [1.0, -1.0]
-    bn.running_var[...] = [4.0, 1.0]
+    bn.running_mean = np.array([1.0, -1.0], dtype=np.float32)
+    bn.running_var = np.array([4.0, 1.0], dtype=np.float32)
     bn.eval()
     x = np.ones((1, 2, 1, 1), dtype=np.float32)
     np.testing.assert_allclose(bn(Tensor(x)).data.ravel(), [0.0, 2.0], atol=1e-4)
