@@ -18,6 +18,7 @@ runs MkDocs in strict mode (a dead internal link fails the build):
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -153,8 +154,6 @@ def milestone_sources(course: Course, plan, docs: Path, site_paths: dict[str, st
 
 def write_config(course: Course, staging: Path, docs: Path, out: Path) -> Path:
     """mkdocs.yml for this build (JSON is valid YAML); returns its path."""
-    import json
-
     modules = [{f"{m.number} {m.title}": pages.module_page_path(m)} for m in course.modules]
     plan = load_plan(course)
     milestone_nav = [{"Overview": "milestones/index.md"}] + [

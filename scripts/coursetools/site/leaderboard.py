@@ -60,11 +60,10 @@ def megabytes(count: int) -> str:
 def entry_row(rank: str, entry: Entry) -> str:
     d = entry.data
     quality = f"{d['quality']['value']:.1%}" + ("" if d["valid"] else " (below floor)")
-    return (f"| {rank} | {entry.name} | {d['model']['name']} | {d['model']['parameters']:,} | {quality} "
-            f"| {d['latency_ms']['p50']:.3f} | {d['latency_ms']['p99']:.3f} "
-            f"| {d['throughput']['samples_per_s']:,.0f} | {megabytes(d['memory']['model_bytes'])} "
-            f"| {megabytes(d['memory']['peak_inference_bytes'])} | {d['system']['cpu_count']} CPUs, "
-            f"NumPy {d['system']['numpy']} |")
+    return (f"| {rank} | {entry.name} | {d['model']['name']}, {d['model']['parameters']:,} parameters | {quality} "
+            f"| {d['latency_ms']['p50']:.3f} / {d['latency_ms']['p99']:.3f} "
+            f"| {d['throughput']['samples_per_s']:,.0f} | {megabytes(d['memory']['model_bytes'])} / "
+            f"{megabytes(d['memory']['peak_inference_bytes'])} | {d['system']['cpu_count']} |")
 
 
 def leaderboard_page(entries: list[Entry], rejected: list[Rejected]) -> str:
@@ -81,8 +80,8 @@ def leaderboard_page(entries: list[Entry], rejected: list[Rejected]) -> str:
         if not rows:
             lines += ["No submissions yet.", ""]
             continue
-        lines += ["| rank | submission | model | parameters | quality | p50 ms | p99 ms | samples/s | model | "
-                  "peak inference | machine |", "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+        lines += ["| rank | submission | model | quality | latency p50 / p99 (ms) | samples/s | "
+                  "memory: model / peak | CPUs |", "|---:|---|---|---:|---:|---:|---:|---:|"]
         valid = [e for e in rows if e.data["valid"]]
         lines += [entry_row(str(i) if e in valid else "–", e) for i, e in enumerate(rows, start=1)]
         lines.append("")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coursetools.manifest import Course
-from coursetools.site.pages import milestone_page_path, module_page_path
+from coursetools.site.pages import module_page_path
 from coursetools.site.plan import Milestone, Plan
 
 SKIPPED = {"milestone", "quick", "curves", "validation_curve", "tinytorch", "data_sha256", "command"}
@@ -190,6 +190,3 @@ def title_of(readme: str | None, milestone: Milestone) -> str:
         return readme.partition("\n")[0][2:].strip()
     return f"Milestone {milestone.number} · {milestone.year}"
 
-
-def page_of(milestone: Milestone) -> str:
-    return milestone_page_path(milestone.folder)
