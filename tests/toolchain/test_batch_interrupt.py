@@ -21,7 +21,7 @@ import pytest
 from coursetools import batch, engines
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow  # about eight gradings of module 01
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # about eight gradings of module 01
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,8 @@ import pytest
 from coursetools.classroom50 import build_classroom50_entry
 from coursetools.skeleton import assert_no_leaks
 
+pytestmark = pytest.mark.timeout(600)  # a release, a few gradings of module 01
+
 
 @pytest.fixture(scope="module")
 def entry(course, released_01, tmp_path_factory):

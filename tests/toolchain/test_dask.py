@@ -20,7 +20,7 @@ import pytest
 from coursetools import batch, engines
 
 pytest.importorskip("distributed")
-pytestmark = pytest.mark.slow  # starts a cluster and grades about a dozen submissions of module 01
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # starts a cluster, grades about a dozen submissions
 BIN = Path(sys.executable).parent
 
 
@@ -145,6 +145,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(cluster, released_01, tmp_path)
     assert [stored[n]["results"]["score"] > 0 for n in sorted(stored)] == [True, False, False, True]
 
 
+@pytest.mark.timeout(3600)
 @pytest.mark.skipif(not os.environ.get("TT_DASK_BENCH"), reason="set TT_DASK_BENCH=40 to time dask against the pool")
 def test_throughput_dask_two_workers_vs_local_pool_two_jobs(cluster, released_01, tmp_path, capsys):
     address, _ = cluster
