@@ -18,8 +18,8 @@ def test_linear_weight_and_bias_shapes():
 
 def test_linear_computes_x_times_w_plus_b():
     layer = Linear(2, 2, rng=np.random.default_rng(0))
-    layer.weight.data[...] = [[1.0, 2.0], [3.0, 4.0]]
-    layer.bias.data[...] = [10.0, 20.0]
+    layer.weight.data = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+    layer.bias.data = np.array([10.0, 20.0], dtype=np.float32)
     np.testing.assert_allclose(layer(Tensor([[1.0, 1.0]])).data, [[14.0, 26.0]])
 
 
