@@ -14,7 +14,7 @@ from tinytorch.perf.compression import keep_mask, magnitude_prune, sparsity
 def mlp(rng):
     model = Sequential(Linear(10, 20, rng=rng), ReLU(), Linear(20, 4, rng=rng))
     for layer in (model.layers[0], model.layers[2]):
-        layer.bias.data[...] = rng.uniform(0.001, 0.002, size=layer.bias.shape)  # tiny but not zero
+        layer.bias.data = rng.uniform(0.001, 0.002, size=layer.bias.shape).astype(np.float32)  # tiny but not zero
     return model
 
 
@@ -24,8 +24,10 @@ def test_sparsity_of_an_array():
 
 def test_sparsity_of_a_model_counts_weights_not_biases(rng):
     model = mlp(rng)
-    model.layers[0].bias.data[...] = 0
-    model.layers[2].weight.data[:10] = 0
+    model.layers[0].bias.data = np.zeros(20, dtype=np.float32)
+    weight = np.array(model.layers[2].weight.data)
+    weight[:10] = 0
+    model.layers[2].weight.data = weight
     assert sparsity(model) == pytest.approx(10 * 4 / (10 * 20 + 20 * 4))
 
 
@@ -62,7 +64,7 @@ def test_global_and_layer_scope_differ_as_they_should(rng):
     """A layer of tiny weights is wiped out by a global threshold but keeps half under scope='layer'."""
     def model():
         m = Sequential(Linear(10, 10, rng=np.random.default_rng(1)), Linear(10, 10, rng=np.random.default_rng(2)))
-        m.layers[0].weight.data *= 0.001
+        m.layers[0].weight.data = m.layers[0].weight.data * np.float32(0.001)
         return m
 
     global_model, layer_model = model(), model()

@@ -16,17 +16,19 @@ def without_channels(model, layer_index, consumer_index, dropped, positions=1):
     """The original model with the dropped channels cut off at the consumer's inputs (what pruning must equal)."""
     reference = copy.deepcopy(model)
     consumer = reference.layers[consumer_index]
+    weight = np.array(consumer.weight.data)
     if isinstance(consumer, Linear):
         rows = (np.asarray(dropped)[:, None] * positions + np.arange(positions)).ravel()
-        consumer.weight.data[rows] = 0
+        weight[rows] = 0
     else:
-        consumer.weight.data[:, dropped] = 0
+        weight[:, dropped] = 0
+    consumer.weight.data = weight
     return reference
 
 
 def test_channel_norms_of_a_linear_are_column_norms():
     layer = Linear(2, 3)
-    layer.weight.data[...] = [[3.0, 0.0, 1.0], [4.0, 2.0, 1.0]]
+    layer.weight.data = np.array([[3.0, 0.0, 1.0], [4.0, 2.0, 1.0]], dtype=np.float32)
     np.testing.assert_allclose(channel_norms(layer), [5.0, 2.0, np.sqrt(2)])
 
 
