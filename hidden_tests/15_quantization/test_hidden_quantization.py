@@ -146,8 +146,8 @@ def test_fold_batchnorm_gives_a_bias_to_a_conv_without_one(rng):
     from tinytorch.perf.quantization import fold_batchnorm
 
     model = Sequential(Conv2d(1, 3, 3, bias=False, rng=rng), BatchNorm2d(3))
-    model.layers[1].running_mean[...] = [0.5, -0.5, 1.0]
-    model.layers[1].beta.data[...] = [0.1, 0.2, 0.3]
+    model.layers[1].running_mean = np.array([0.5, -0.5, 1.0], dtype=np.float32)
+    model.layers[1].beta.data = np.array([0.1, 0.2, 0.3], dtype=np.float32)
     model.eval()
     x = Tensor(rng.standard_normal((2, 1, 5, 5)).astype(np.float32))
     expected = model(x).data

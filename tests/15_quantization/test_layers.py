@@ -54,7 +54,7 @@ def test_quantized_linear_keeps_only_int8_weights(rng):
 
 def test_quantized_linear_matches_the_float_layer(rng):
     linear = Linear(32, 16, rng=rng)
-    linear.bias.data[...] = rng.standard_normal(16)
+    linear.bias.data = rng.standard_normal(16).astype(np.float32)
     x = rng.standard_normal((8, 32)).astype(np.float32)
     expected = linear(Tensor(x)).data
     got = QuantizedLinear.from_float(linear)(Tensor(x)).data
@@ -65,7 +65,7 @@ def test_quantized_linear_matches_the_float_layer(rng):
 @pytest.mark.parametrize("stride,padding", [(1, 0), (1, 1), (2, 1)])
 def test_quantized_conv2d_matches_the_float_layer(rng, stride, padding):
     conv = Conv2d(3, 6, 3, stride=stride, padding=padding, rng=rng)
-    conv.bias.data[...] = rng.standard_normal(6) * 0.1
+    conv.bias.data = (rng.standard_normal(6) * 0.1).astype(np.float32)
     x = rng.standard_normal((2, 3, 7, 6)).astype(np.float32)
     layer = QuantizedConv2d.from_float(conv)
     assert layer.weight.q.dtype == np.int8 and np.ravel(layer.weight.scale).shape == (6,)
@@ -96,7 +96,7 @@ def test_calibrate_records_each_layers_input_range(rng):
 
 def test_static_input_range_saturates_outside_the_calibrated_range(rng):
     linear = Linear(1, 1, bias=False, rng=rng)
-    linear.weight.data[...] = 1.0
+    linear.weight.data = np.ones((1, 1), dtype=np.float32)
     observed = ActivationRange()
     observed.observe(np.array([-1.0, 1.0]))
     layer = QuantizedLinear.from_float(linear, input_range=observed)

@@ -67,10 +67,10 @@ def test_quantize_model_finds_layers_nested_in_lists(rng):
 def conv_bn(rng):
     model = Sequential(Conv2d(2, 8, 3, padding=1, rng=rng), BatchNorm2d(8), ReLU(), Flatten(), Linear(8 * 5 * 5, 4, rng=rng))
     norm = model.layers[1]
-    norm.gamma.data[...] = rng.uniform(0.5, 2.0, 8)
-    norm.beta.data[...] = rng.uniform(-1.0, 1.0, 8)
-    norm.running_mean[...] = rng.uniform(-0.5, 0.5, 8)
-    norm.running_var[...] = rng.uniform(0.2, 3.0, 8)
+    norm.gamma.data = rng.uniform(0.5, 2.0, 8).astype(np.float32)
+    norm.beta.data = rng.uniform(-1.0, 1.0, 8).astype(np.float32)
+    norm.running_mean = rng.uniform(-0.5, 0.5, 8).astype(np.float32)
+    norm.running_var = rng.uniform(0.2, 3.0, 8).astype(np.float32)
     return model.eval()
 
 
