@@ -80,6 +80,12 @@ def _site(args: argparse.Namespace) -> None:
     site.main(out=args.out, submissions=args.submissions)
 
 
+def _nbgrader(args: argparse.Namespace) -> None:
+    from coursetools import nbgrader_export
+
+    nbgrader_export.main(module=args.module, dest=args.dest)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m coursetools", description="TinyTorch course toolchain")
     verbs = root.add_subparsers(dest="verb", required=True)
@@ -143,6 +149,11 @@ def parser() -> argparse.ArgumentParser:
     web.add_argument("--out", default="dist/site", help="output folder")
     web.add_argument("--submissions", help="a folder of extra TinyMLPerf submission JSON files for the leaderboard")
     web.set_defaults(run=_site)
+
+    nbgrader = verbs.add_parser("nbgrader", help="write a module as an nbgrader assignment (source notebook, config)")
+    nbgrader.add_argument("--module", required=True, help="module number, e.g. 01")
+    nbgrader.add_argument("--dest", default="dist/nbgrader", help="the nbgrader course folder")
+    nbgrader.set_defaults(run=_nbgrader)
     return root
 
 
