@@ -3,9 +3,9 @@
 One ratio per pass (forward, backward) and per shape, never a sum:
 
 - long sequences (4 heads of 16, 64 positions): a loop over positions or over the inner
-  index of Q Kᵀ and weights @ V is measured 15x to 25x slower;
+  index of Q Kᵀ and weights @ V is measured 15x to 60x slower;
 - many narrow heads (64 heads of 1, 8 positions): a loop over heads runs every operation 64
-  times on slivers and is measured 20x to 80x slower, although it does no more arithmetic.
+  times on slivers and is measured 50x to 240x slower, although it does no more arithmetic.
 
 Each shape runs a stack of attention layers in one ``Sequential`` call, so the time measured
 is the layers' own and not the cost of calling them.
@@ -30,31 +30,31 @@ def _stack(attention_module, layers_module, embed_dim, num_heads, depth):
                                       for _ in range(depth)])
 
 
-def _pass_times(stack, x_data, upstream, repeats=5):
-    """Median forward and backward seconds of one stack."""
+def _pass_times(stack, tensor_class, x_data, upstream, repeats=5):
+    """Median forward and backward seconds of one stack, its input built with the stack's own Tensor."""
     forward, backward = [], []
     for _ in range(repeats):
-        x = Tensor(x_data, requires_grad=True)
+        x = tensor_class(x_data, requires_grad=True)
         start = time.perf_counter()
         out = stack(x)
         middle = time.perf_counter()
         out.backward(upstream)
         forward.append(middle - start)
         backward.append(time.perf_counter() - middle)
-    return float(np.median(forward)), float(np.median(backward))
+    return min(forward), min(backward)
 
 
 def _ratios(reference_module, embed_dim, num_heads, shape, depth):
+    reference_attention = reference_module("tinytorch.core.attention")
     ours = _stack(attention, layers, embed_dim, num_heads, depth)
-    theirs = _stack(reference_module("tinytorch.core.attention"), reference_module("tinytorch.core.layers"),
-                    embed_dim, num_heads, depth)
+    theirs = _stack(reference_attention, reference_module("tinytorch.core.layers"), embed_dim, num_heads, depth)
     rng = np.random.default_rng(1)
     x, upstream = rng.standard_normal(shape).astype(np.float32), rng.standard_normal(shape).astype(np.float32)
-    _pass_times(ours, x, upstream, repeats=1)
-    _pass_times(theirs, x, upstream, repeats=1)
+    _pass_times(ours, Tensor, x, upstream, repeats=1)
+    _pass_times(theirs, reference_attention.Tensor, x, upstream, repeats=1)
     forward, backward = [], []
     for _ in range(3):  # alternate, so machine noise hits both alike
-        mine, reference = _pass_times(ours, x, upstream), _pass_times(theirs, x, upstream)
+        mine, reference = _pass_times(ours, Tensor, x, upstream), _pass_times(theirs, reference_attention.Tensor, x, upstream)
         forward.append(mine[0] / reference[0])
         backward.append(mine[1] / reference[1])
     return float(np.median(forward)), float(np.median(backward))

@@ -9,7 +9,7 @@ alternating, and compares them.
   step falls more than 3x the limit behind the reference's speedup.
 - A long cache (4 layers, 4096 positions, short prompt): writing the new positions in place
   costs nothing, while rebuilding the cache by concatenation copies megabytes per step
-  (measured 11x to 19x).
+  (measured 11x to 23x).
 """
 
 import time
@@ -60,8 +60,8 @@ def test_the_cache_speedup_keeps_pace_with_the_reference_speedup(reference_modul
         ours.append(seconds)
         theirs.append(_cached_time(reference, model, prompt, 64)[0])
         np.testing.assert_array_equal(cached_tokens, plain_tokens)
-    speedup = float(np.median(plain) / np.median(ours))
-    reference_speedup = float(np.median(plain) / np.median(theirs))
+    speedup = min(plain) / min(ours)  # fastest runs: on a loaded machine they measure the code, not the load
+    reference_speedup = min(plain) / min(theirs)
     record_metric("kv_cache_speedup", speedup)
     record_metric("kv_cache_reference_speedup", reference_speedup)
     assert speedup * max_ratio >= reference_speedup, (
@@ -75,9 +75,11 @@ def test_steps_with_a_long_cache_are_within_the_ratio_of_the_reference(reference
     model = _gpt(embed_dim=128, num_layers=4, max_seq_len=4096)
     prompt = np.random.default_rng(2).integers(0, 65, 16)
     _cached_time(memoization, model, prompt, 2), _cached_time(reference, model, prompt, 2)  # warm-up
-    ratios = [_cached_time(memoization, model, prompt, 30)[0] / _cached_time(reference, model, prompt, 30)[0]
-              for _ in range(3)]
-    ratio = float(np.median(ratios))
+    ours, theirs = [], []
+    for _ in range(5):  # alternate; compare the fastest runs (the ones the machine's load did not interrupt)
+        ours.append(_cached_time(memoization, model, prompt, 30)[0])
+        theirs.append(_cached_time(reference, model, prompt, 30)[0])
+    ratio = min(ours) / min(theirs)
     record_metric("kv_cache_long_cache_time_ratio", ratio)
     assert ratio <= max_ratio, (f"with a 4096-position cache your generation steps take {ratio:.1f}x the "
                                 f"reference's time (limit {max_ratio}x)")

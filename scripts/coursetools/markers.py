@@ -6,10 +6,13 @@ A region is the code between two comment lines that Jinja2 reads as block statem
     return Tensor._make(self.data + other.data, "AddBackward", self, other)
     #% endsolution
 
-Python ignores the markers, so the reference runs as it stands. Solution rendering drops the
-marker lines; skeleton rendering replaces each region with a stub that raises
-``NotImplementedError`` (whole ``def``s inside a region keep their signature and docstring).
-Any other Jinja statement with the same prefix (``#% if term == "spring"``) and variables
+Python ignores the markers, so the reference runs as it stands. A marker may name the region
+(``name="..."``), give the stub's hint (``hint="..."``) and declare the region's role for the
+shortcut variants of ``make validate`` (``kind="vectorized"``, ``"integer"``, ``"in-place"`` or
+``"slow-path"`` with ``fast="<the library call it must not just make>"``; coursetools.shortcuts).
+Solution rendering drops the marker lines; skeleton rendering replaces each region with a stub
+that raises ``NotImplementedError`` (whole ``def``s inside a region keep their signature and
+docstring). Any other Jinja statement with the same prefix (``#% if term == "spring"``) and variables
 (``{{ course.name }}``) work too. Rules and examples: docs/DESIGN.md section 2.
 """
 
@@ -189,7 +192,7 @@ def _kwargs(rest: str, path: str, line: int) -> dict:
     found = {key: ast.literal_eval(value) for key, value in _KWARG.findall(rest)}
     leftover = _KWARG.sub("", rest).replace(",", "").strip()
     if leftover:
-        raise MarkerError(f"{path}:{line}: cannot read '{leftover}' in the solution marker; use hint=\"...\" name=\"...\"")
+        raise MarkerError(f"{path}:{line}: cannot read '{leftover}' in the solution marker; use key=\"value\" pairs ({', '.join(MARKER_ARGUMENTS)})")
     unknown = set(found) - set(MARKER_ARGUMENTS)
     if unknown:
         raise MarkerError(f"{path}:{line}: unknown marker argument(s) {sorted(unknown)}; known: {', '.join(MARKER_ARGUMENTS)}")
