@@ -1,8 +1,11 @@
 """Module 07 (hidden): eval mode and no_grad, accumulation, clipping and schedules inside the Trainer."""
 
+import io
+
 import numpy as np
 import pytest
 
+from tinytorch.core import training
 from tinytorch.core.layers import Layer, Linear
 from tinytorch.core.losses import CrossEntropyLoss, MSELoss
 from tinytorch.core.optimizers import SGD
@@ -11,7 +14,11 @@ from tinytorch.core.training import CosineSchedule, OneCycleLR, Trainer
 
 
 class Recorder(Layer):
-    """Wraps a model and records the training flag and grad tracking of every forward."""
+    """Wraps a model and records the training flag and grad tracking of every forward.
+
+    The lists are reassigned, never appended to: under the grader a test subclass's state lives in
+    the student's object by value, so an ``append`` would change only a copy.
+    """
 
     def __init__(self, inner):
         self.inner = inner
@@ -20,9 +27,26 @@ class Recorder(Layer):
 
     def forward(self, x):
         out = self.inner(x)
-        self.modes.append(self.training)
-        self.tracked.append(out.requires_grad)
+        self.modes = self.modes + [self.training]
+        self.tracked = self.tracked + [out.requires_grad]
         return out
+
+
+@pytest.fixture
+def printed(monkeypatch):
+    """What the Trainer's module prints to stdout, as one string (``printed.getvalue()``).
+
+    ``print`` is replaced in that module's namespace, so the recorder sees the student's prints
+    under the grader too, where the student's code runs in another process and ``capsys`` sees
+    only this one. Output the code sends to a named file still goes there.
+    """
+    out = io.StringIO()
+
+    def record(*values, sep=" ", end="\n", file=None, flush=False):
+        print(*values, sep=sep, end=end, file=out if file is None else file, flush=flush)
+
+    monkeypatch.setattr(training, "print", record, raising=False)
+    return out
 
 
 def _batches(rng, n_batches=3, batch=8):
@@ -141,17 +165,17 @@ def test_progress_callback_gets_each_batch_loss(rng):
     assert len(seen) == 4 and mean == pytest.approx(np.mean(seen))
 
 
-def test_fit_without_progress_prints_nothing(rng, capsys):
+def test_fit_without_progress_prints_nothing(rng, printed, capsys):
     model = Linear(3, 2, rng=rng)
     Trainer(model, SGD(model.parameters(), lr=0.1), CrossEntropyLoss()).fit(_batches(rng), 2, progress=False)
-    assert capsys.readouterr().out == ""
+    assert printed.getvalue() == "" and capsys.readouterr().out == ""
 
 
-def test_fit_with_progress_prints_one_line_per_epoch_off_a_terminal(rng, capsys):
+def test_fit_with_progress_prints_one_line_per_epoch_off_a_terminal(rng, printed):
     model = Linear(3, 2, rng=rng)
     trainer = Trainer(model, SGD(model.parameters(), lr=0.1), CrossEntropyLoss())
     trainer.fit(_batches(rng), 2, val_loader=_batches(rng), progress=True)
-    lines = capsys.readouterr().out.strip().splitlines()
+    lines = printed.getvalue().strip().splitlines()
     assert len(lines) == 2 and "epoch 2" in lines[1]
 
 
@@ -161,7 +185,7 @@ def test_one_batch_epoch_takes_one_plain_sgd_step(rng):
     Trainer(a, SGD(a.parameters(), lr=0.1), MSELoss()).train_epoch([(x, y)])
     MSELoss()(b(x), y).backward()
     for p in b.parameters():
-        p.data -= 0.1 * p.grad.data
+        p.data = p.data - 0.1 * p.grad.data
     np.testing.assert_allclose(a.weight.data, b.weight.data, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(a.bias.data, b.bias.data, rtol=1e-5, atol=1e-7)
 
@@ -174,6 +198,6 @@ def test_each_step_uses_only_its_own_batch_gradient(rng):
     for x, y in data:
         CrossEntropyLoss()(b(x), y).backward()
         for p in b.parameters():
-            p.data -= 0.1 * p.grad.data
+            p.data = p.data - 0.1 * p.grad.data
             p.grad = None
     np.testing.assert_allclose(a.weight.data, b.weight.data, rtol=1e-5, atol=1e-7)

@@ -40,7 +40,7 @@ def test_train_epoch_returns_the_mean_batch_loss(rng):
 
 def test_evaluate_reports_accuracy():
     model = Linear(2, 2)
-    model.weight.data[...] = np.eye(2, dtype=np.float32)
+    model.weight.data = np.eye(2, dtype=np.float32)
     trainer = Trainer(model, SGD(model.parameters(), lr=0.1), CrossEntropyLoss())
     x = Tensor(np.array([[1, 0], [0, 1], [1, 0]], dtype=np.float32))
     _, accuracy = trainer.evaluate([(x, Tensor(np.array([0, 1, 1])))])
