@@ -31,7 +31,7 @@ def _stack(attention_module, layers_module, embed_dim, num_heads, depth):
 
 
 def _pass_times(stack, tensor_class, x_data, upstream, repeats=5):
-    """Median forward and backward seconds of one stack, its input built with the stack's own Tensor."""
+    """Fastest forward and backward seconds of one stack, its input built with the stack's own Tensor."""
     forward, backward = [], []
     for _ in range(repeats):
         x = tensor_class(x_data, requires_grad=True)
@@ -62,11 +62,14 @@ def _ratios(reference_module, embed_dim, num_heads, shape, depth):
 
 def test_attention_passes_are_each_within_the_ratio_of_the_reference(reference_module, max_ratio, record_metric):
     """Compute all heads at once with batched matmuls; loops over heads or positions are far too slow."""
+    worst = 0.0
     for name, (embed_dim, num_heads, shape, depth) in SHAPES.items():
         forward, backward = _ratios(reference_module, embed_dim, num_heads, shape, depth)
         key = name.replace(" ", "_")
         record_metric(f"attention_forward_time_ratio_{key}", forward)
         record_metric(f"attention_backward_time_ratio_{key}", backward)
+        worst = max(worst, forward, backward)
+        record_metric("attention_time_ratio", worst)  # the leaderboard's: the slowest pass so far
         assert forward <= max_ratio, (f"with {name} your attention forward takes {forward:.1f}x the reference's "
                                       f"time (limit {max_ratio}x)")
         assert backward <= max_ratio, (f"with {name} your attention backward takes {backward:.1f}x the "

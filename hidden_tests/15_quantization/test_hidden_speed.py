@@ -54,6 +54,6 @@ def test_quantized_linear_forward_is_within_the_ratio_of_the_reference(reference
         ratio = _ratio(reference, *shape)
         worst = max(worst, ratio)
         record_metric(f"quantized_linear_time_ratio_{name.replace(' ', '_')}", ratio)
+        record_metric("quantized_linear_time_ratio", worst)  # the leaderboard's: the slower shape so far
         assert ratio <= max_ratio, (f"with a {name} your QuantizedLinear forward takes {ratio:.1f}x the reference's "
                                     f"time (limit {max_ratio}x)")
-    record_metric("quantized_linear_time_ratio", worst)
