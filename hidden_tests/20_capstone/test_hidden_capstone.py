@@ -178,7 +178,9 @@ def test_generation_speed_keeps_the_two_timings_apart():
     assert result["seconds_without_cache"] > result["seconds_with_cache"]
     assert result["tokens_per_s_without_cache"] == pytest.approx(10 / result["seconds_without_cache"])
     assert result["tokens_per_s_with_cache"] == pytest.approx(10 / result["seconds_with_cache"])
-    assert 2.5 < result["speedup"] < 4.5
+    # 0.2 s / 0.05 s = 4; a loaded machine lengthens each sleep by tens of ms, either way, so only the
+    # direction and the order of magnitude are asked (an inverted or summed ratio is below 1)
+    assert 1.5 < result["speedup"] < 8.0
     assert result["identical_output"] is True
 
 
