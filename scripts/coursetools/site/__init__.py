@@ -48,6 +48,9 @@ class BuiltSite:
 
 
 def main(*, out: str = "dist/site", submissions: str | None = None) -> BuiltSite:
+    if submissions and not Path(submissions).is_dir():
+        raise FileNotFoundError(f"--submissions {submissions}: no such folder; give the folder that holds the "
+                                "students' TinyMLPerf JSON files")
     built = build_site(load_course(), Path(out), submissions=Path(submissions) if submissions else None)
     print(f"wrote {built.out}: {built.pages} pages in {built.seconds:.1f} s; open {built.out / 'index.html'}")
     return built
