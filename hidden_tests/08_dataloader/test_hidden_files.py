@@ -5,7 +5,6 @@ import hashlib
 import io
 import os
 import pickle
-import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -147,8 +146,9 @@ def test_load_mnist_downloads_missing_files_from_the_mirror(tmp_path, monkeypatc
         return io.BytesIO(files[url.rsplit("/", 1)[1]])
 
     monkeypatch.setattr(dataloader, "_open_url", fake_open)
-    for name, blob in files.items():
-        monkeypatch.setitem(dataloader.MNIST_MD5, name, hashlib.md5(blob).hexdigest())
+    checksums = dict(dataloader.MNIST_MD5)
+    checksums.update({name: hashlib.md5(blob).hexdigest() for name, blob in files.items()})
+    monkeypatch.setattr(dataloader, "MNIST_MD5", checksums)
     x, y = load_mnist(tmp_path, train=False, download=True)
     assert x.shape == (3, 1, 28, 28)
     assert sorted(requested) == sorted(dataloader.MNIST_URL + name for name in files)
@@ -157,26 +157,26 @@ def test_load_mnist_downloads_missing_files_from_the_mirror(tmp_path, monkeypatc
 
 def test_offline_download_becomes_a_file_not_found_error(tmp_path, monkeypatch):
     def offline(url):
-        raise urllib.error.URLError("no network")
+        raise ConnectionError("no network")  # an OSError, as urlopen's URLError is
 
     monkeypatch.setattr(dataloader, "_open_url", offline)
     with pytest.raises(FileNotFoundError, match="t10k-images-idx3-ubyte.gz"):
         load_mnist(tmp_path, train=False, download=True)
 
 
-def test_explicit_root_beats_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("TINYTORCH_DATA", str(tmp_path / "env"))
+def test_explicit_root_beats_the_environment(tmp_path, student_env):
+    student_env.setenv("TINYTORCH_DATA", str(tmp_path / "env"))
     assert data_root(tmp_path / "arg") == tmp_path / "arg"
 
 
-def test_environment_beats_the_home_default(tmp_path, monkeypatch):
-    monkeypatch.setenv("TINYTORCH_DATA", str(tmp_path / "env"))
+def test_environment_beats_the_home_default(tmp_path, student_env):
+    student_env.setenv("TINYTORCH_DATA", str(tmp_path / "env"))
     assert data_root() == tmp_path / "env"
 
 
-def test_default_root_is_under_home(tmp_path, monkeypatch):
-    monkeypatch.delenv("TINYTORCH_DATA", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
+def test_default_root_is_under_home(tmp_path, student_env):
+    student_env.delenv("TINYTORCH_DATA", raising=False)
+    student_env.setenv("HOME", str(tmp_path))
     assert data_root() == Path(tmp_path) / ".tinytorch" / "data"
 
 
@@ -201,10 +201,10 @@ def test_read_idx_accepts_an_empty_array():
 def test_a_failed_connection_reaches_the_caller_unchanged(tmp_path, monkeypatch):
     """No .part file exists yet when the connection fails: cleaning up must not hide the real error."""
     def offline(url):
-        raise urllib.error.URLError("no network")
+        raise ConnectionError("no network")  # an OSError, as urlopen's URLError is
 
     monkeypatch.setattr(dataloader, "_open_url", offline)
-    with pytest.raises(urllib.error.URLError):
+    with pytest.raises(ConnectionError):
         dataloader.download("https://example.invalid/x.gz", tmp_path / "x.gz", "0" * 32)
     assert list(tmp_path.iterdir()) == []
 

@@ -64,9 +64,9 @@ def test_missing_mnist_names_the_files_and_folder(tmp_path):
     assert "TINYTORCH_DATA" in message
 
 
-def test_root_comes_from_the_environment(tmp_path, monkeypatch):
+def test_root_comes_from_the_environment(tmp_path, student_env):
     _write_mnist(tmp_path, train=False, n=2)
-    monkeypatch.setenv("TINYTORCH_DATA", str(tmp_path))
+    student_env.setenv("TINYTORCH_DATA", str(tmp_path))
     x, _ = load_mnist(train=False, download=False)
     assert x.shape[0] == 2
 
