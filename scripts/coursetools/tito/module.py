@@ -118,7 +118,7 @@ def start(ws: Workspace, out: Output, args) -> int:
         if target.exists():
             kept.append(relative)
         elif ws.is_student and notebook.exists():
-            restore_from_notebook(notebook, target)
+            _restore(ws, module, relative, notebook, target)
             restored.append(relative)
         else:
             _copy_starter(ws, relative, target)
@@ -219,6 +219,16 @@ def reset(ws: Workspace, out: Output, args) -> int:
     out.say(f"Module {module.number} reset to the starter code; your previous files are in {backup}")
     out.data({"module": module.number, "backup": str(backup), "restored": paths})
     return OK
+
+
+def _restore(ws: Workspace, module: ModuleInfo, relative: str, notebook: Path, target: Path) -> None:
+    """Rebuild the module file from its notebook; without jupytext, say how (never fall back to the starter)."""
+    try:
+        restore_from_notebook(notebook, target)
+    except TitoError as error:
+        raise TitoError(f"{relative} is missing and {notebook_for(relative)} holds your latest work; rebuilding the "
+                        f"file from it failed ({error}). Fix that and run `tito module start {module.number}` again; "
+                        f"to start over instead, copy {(ws.starter_dir / relative).relative_to(ws.root)}") from None
 
 
 def _released(ws: Workspace, number: str) -> ModuleInfo:
