@@ -216,3 +216,17 @@ def test_strip_instructor_removes_answers_and_keeps_questions():
     stripped = strip_instructor(GOOD)
     assert "Model answer" not in stripped and "1. Why?" in stripped and "<!-- instructor -->" not in stripped
     assert prose_words("word `code` $x^2$\n```\nnot prose\n```\n<!-- instructor -->\nsecret\n<!-- /instructor -->") == 2
+
+
+def test_a_module_without_a_lesson_keeps_code_cells_and_the_release_warns(monkeypatch, capsys):
+    import coursetools.skeleton as skeleton
+    from coursetools.release import warn_without_lesson
+    from coursetools.tito.notebook import with_cell_markers
+
+    module = COURSE.module("01")
+    text = render_file(COURSE, module, module.files[0], "skeleton")
+    monkeypatch.setattr(skeleton, "check_module", lambda course, mod: None)
+    assert skeleton.woven(COURSE, module, module.files[0], text, instructor=False) == with_cell_markers(text)
+    monkeypatch.setattr("coursetools.release.lesson_path", lambda root, mod: root / "reference" / "lessons" / "99_none.md")
+    warn_without_lesson(COURSE, module)
+    assert "module 01 has no lesson yet (reference/lessons/99_none.md)" in capsys.readouterr().err
