@@ -7,15 +7,15 @@ One ratio per pass (forward, backward) and per shape, never a sum:
 - many narrow heads (64 heads of 1, 8 positions): a loop over heads runs every operation 64
   times on slivers and is measured 50x to 240x slower, although it does no more arithmetic.
 
-Each shape runs a stack of attention layers in one ``Sequential`` call, so the time measured
-is the layers' own and not the cost of calling them.
+Each shape runs a stack of attention layers per measurement, so the time measured is the layers'
+own and not the cost of one call.
 """
 
 import time
 
 import numpy as np
 
-from tinytorch.core import attention, layers
+from tinytorch.core import attention
 from tinytorch.core.tensor import Tensor
 
 SHAPES = {  # name: (embed_dim, num_heads, input shape (B, T, D), layers in the stack)
@@ -24,13 +24,21 @@ SHAPES = {  # name: (embed_dim, num_heads, input shape (B, T, D), layers in the 
 }
 
 
-def _stack(attention_module, layers_module, embed_dim, num_heads, depth):
+def _stack(attention_module, embed_dim, num_heads, depth):
+    """``depth`` attention layers applied in turn (the grader bundle holds a reference copy of this
+    module only, so the chain is a loop here rather than module 03's Sequential)."""
     rng = np.random.default_rng(0)
-    return layers_module.Sequential(*[attention_module.MultiHeadAttention(embed_dim, num_heads, rng=rng)
-                                      for _ in range(depth)])
+    blocks = [attention_module.MultiHeadAttention(embed_dim, num_heads, rng=rng) for _ in range(depth)]
+
+    def run(x):
+        for block in blocks:
+            x = block(x)
+        return x
+
+    return run
 
 
-def _pass_times(stack, tensor_class, x_data, upstream, repeats=5):
+def _pass_times(stack, tensor_class, x_data, upstream, repeats=7):
     """Fastest forward and backward seconds of one stack, its input built with the stack's own Tensor."""
     forward, backward = [], []
     for _ in range(repeats):
@@ -46,8 +54,8 @@ def _pass_times(stack, tensor_class, x_data, upstream, repeats=5):
 
 def _ratios(reference_module, embed_dim, num_heads, shape, depth):
     reference_attention = reference_module("tinytorch.core.attention")
-    ours = _stack(attention, layers, embed_dim, num_heads, depth)
-    theirs = _stack(reference_attention, reference_module("tinytorch.core.layers"), embed_dim, num_heads, depth)
+    ours = _stack(attention, embed_dim, num_heads, depth)
+    theirs = _stack(reference_attention, embed_dim, num_heads, depth)
     rng = np.random.default_rng(1)
     x, upstream = rng.standard_normal(shape).astype(np.float32), rng.standard_normal(shape).astype(np.float32)
     _pass_times(ours, Tensor, x, upstream, repeats=1)
