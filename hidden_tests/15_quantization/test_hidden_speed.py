@@ -15,15 +15,19 @@ import time
 
 import numpy as np
 
-from tinytorch.core.layers import Linear
-from tinytorch.core.tensor import Tensor
 from tinytorch.perf import quantization
 
 SHAPES = {"tall batch": (16, 16, 8192), "wide layer": (512, 512, 256)}  # in, out, rows
 
 
-def _forward_times(module, linear, x, repeats=7):
-    layer = module.QuantizedLinear.from_float(linear)
+def _layer_and_input(module, weight, bias, x_data):
+    """The QuantizedLinear of ``module`` (student's or reference) for these float weights, and its input Tensor."""
+    linear = module.Linear(*weight.shape, rng=np.random.default_rng(0))
+    linear.weight.data, linear.bias.data = weight, bias
+    return module.QuantizedLinear.from_float(linear), module.Tensor(x_data)
+
+
+def _forward_times(layer, x, repeats=7):
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -34,14 +38,17 @@ def _forward_times(module, linear, x, repeats=7):
 
 def _ratio(reference, in_features, out_features, rows):
     rng = np.random.default_rng(0)
-    linear = Linear(in_features, out_features, rng=rng)
-    x = Tensor(rng.standard_normal((rows, in_features)).astype(np.float32))
-    _forward_times(quantization, linear, x, repeats=1)
-    _forward_times(reference, linear, x, repeats=1)
+    weight = (rng.standard_normal((in_features, out_features)) / np.sqrt(in_features)).astype(np.float32)
+    bias = (rng.standard_normal(out_features) * 0.1).astype(np.float32)
+    x_data = rng.standard_normal((rows, in_features)).astype(np.float32)
+    student, student_x = _layer_and_input(quantization, weight, bias, x_data)
+    oracle, oracle_x = _layer_and_input(reference, weight, bias, x_data)
+    _forward_times(student, student_x, repeats=1)
+    _forward_times(oracle, oracle_x, repeats=1)
     ratios = []
     for _ in range(3):  # alternate, so machine noise hits both alike
         # the fastest run of each: on a loaded machine it is the one that measures the code, not the load
-        ours, theirs = min(_forward_times(quantization, linear, x)), min(_forward_times(reference, linear, x))
+        ours, theirs = min(_forward_times(student, student_x)), min(_forward_times(oracle, oracle_x))
         ratios.append(ours / theirs)
     return float(np.median(ratios))
 
