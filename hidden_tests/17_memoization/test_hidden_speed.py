@@ -16,12 +16,13 @@ import time
 
 import numpy as np
 
-from tinytorch.core.transformer import GPT
+from tinytorch.core import transformer
 from tinytorch.perf import memoization
 
 
-def _gpt(embed_dim, num_layers, max_seq_len):
-    return GPT(vocab_size=65, embed_dim=embed_dim, num_layers=num_layers, num_heads=4, max_seq_len=max_seq_len,
+def _gpt(module, embed_dim, num_layers, max_seq_len):
+    """A GPT of ``module`` (the student's transformer or the reference's): each cache times a model of its own side."""
+    return module.GPT(vocab_size=65, embed_dim=embed_dim, num_layers=num_layers, num_heads=4, max_seq_len=max_seq_len,
                rng=np.random.default_rng(0)).eval()
 
 
@@ -49,16 +50,18 @@ def _uncached_time(model, prompt, new_tokens):
 def test_the_cache_speedup_keeps_pace_with_the_reference_speedup(reference_module, max_ratio, record_metric):
     """Feed only the new token per step and attend over the stored keys and values."""
     reference = reference_module("tinytorch.perf.memoization")
-    model = _gpt(embed_dim=128, num_layers=2, max_seq_len=512)
+    model = _gpt(transformer, embed_dim=128, num_layers=2, max_seq_len=512)
+    reference_transformer = reference_module("tinytorch.core.transformer")
+    reference_model = _gpt(reference_transformer, embed_dim=128, num_layers=2, max_seq_len=512)
     prompt = np.random.default_rng(1).integers(0, 65, 256)
-    _cached_time(memoization, model, prompt, 2), _cached_time(reference, model, prompt, 2)  # warm-up
+    _cached_time(memoization, model, prompt, 2), _cached_time(reference, reference_model, prompt, 2)  # warm-up
     ours, theirs, plain = [], [], []
     for _ in range(3):  # alternate, so machine noise hits all three alike
         seconds, plain_tokens = _uncached_time(model, prompt, 64)
         plain.append(seconds)
         seconds, cached_tokens = _cached_time(memoization, model, prompt, 64)
         ours.append(seconds)
-        theirs.append(_cached_time(reference, model, prompt, 64)[0])
+        theirs.append(_cached_time(reference, reference_model, prompt, 64)[0])
         np.testing.assert_array_equal(cached_tokens, plain_tokens)
     speedup = min(plain) / min(ours)  # fastest runs: on a loaded machine they measure the code, not the load
     reference_speedup = min(plain) / min(theirs)
@@ -72,13 +75,15 @@ def test_the_cache_speedup_keeps_pace_with_the_reference_speedup(reference_modul
 def test_steps_with_a_long_cache_are_within_the_ratio_of_the_reference(reference_module, max_ratio, record_metric):
     """Write new keys and values into the preallocated arrays; never copy or concatenate the whole cache."""
     reference = reference_module("tinytorch.perf.memoization")
-    model = _gpt(embed_dim=128, num_layers=4, max_seq_len=4096)
+    model = _gpt(transformer, embed_dim=128, num_layers=4, max_seq_len=4096)
+    reference_transformer = reference_module("tinytorch.core.transformer")
+    reference_model = _gpt(reference_transformer, embed_dim=128, num_layers=4, max_seq_len=4096)
     prompt = np.random.default_rng(2).integers(0, 65, 16)
-    _cached_time(memoization, model, prompt, 2), _cached_time(reference, model, prompt, 2)  # warm-up
+    _cached_time(memoization, model, prompt, 2), _cached_time(reference, reference_model, prompt, 2)  # warm-up
     ours, theirs = [], []
     for _ in range(5):  # alternate; compare the fastest runs (the ones the machine's load did not interrupt)
         ours.append(_cached_time(memoization, model, prompt, 30)[0])
-        theirs.append(_cached_time(reference, model, prompt, 30)[0])
+        theirs.append(_cached_time(reference, reference_model, prompt, 30)[0])
     ratio = min(ours) / min(theirs)
     record_metric("kv_cache_long_cache_time_ratio", ratio)
     assert ratio <= max_ratio, (f"with a 4096-position cache your generation steps take {ratio:.1f}x the "
