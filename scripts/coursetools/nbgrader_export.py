@@ -19,6 +19,8 @@ then the systems point, the reflection questions and what the module unlocks.
   against the notebook's code (see ``coursetools.nbgrader_kernel`` for why pytest and not asserts).
   A hidden group's source sits between ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``, so
   ``nbgrader generate_assignment`` strips it and ``nbgrader autograde`` puts it back.
+- A timed group gets its ``max_ratio``; one that compares with ``reference_module`` carries the
+  module's reference copy after its tests, inside the hidden region (only the source has it).
 - Every reflection question gets a manually graded markdown answer cell, worth the top mark its
   rubric names ("3 pts: ..."); the model answer and rubric sit in its solution region, so only the
   source version has them.
@@ -38,7 +40,7 @@ from coursetools.lessons import (INSTRUCTOR_CLOSE, INSTRUCTOR_OPEN, QUESTION, RE
                                  check_module, lesson_path, slots, split_systems, top_level_names, weave)
 from coursetools.manifest import Course, Group, Module, load_course
 from coursetools.markers import Region, find_regions, render
-from coursetools.skeleton import module_label, reference_file, write_package
+from coursetools.skeleton import module_label, reference_file, render_file, write_package
 from coursetools.tito.notebook import KERNEL, code_cells
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -46,8 +48,8 @@ BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 SCHEMA_VERSION = 3
 KERNEL_HELPER = "tinytorch_nbgrader.py"
 """What ``coursetools/nbgrader_kernel.py`` is called inside an assignment."""
-GRADER_FIXTURES = ("reference_module", "max_ratio", "record_metric", "student_env")
-"""Fixtures of the Gradescope grader's plugin, which an nbgrader kernel does not have."""
+REFERENCE_COPY = "# ---- reference copy: {path} ----"
+"""Starts a reference file after a hidden group's tests (read by ``nbgrader_kernel.split_references``)."""
 RUBRIC_POINTS = re.compile(r"(\d+)\s*pts?\b")
 CONFIG_HEADER = "# Written by `python -m coursetools nbgrader`"
 
@@ -219,21 +221,28 @@ def test_cells(course: Course, module: Module) -> list[nbformat.NotebookNode]:
         text += (f" Hidden groups ({hidden:g} points) show only their heading here: their tests run when your "
                  "notebook is graded.")
     intro = new_markdown_cell(text)
-    return [intro] + [group_cell(course, group) for group in module.groups]
+    return [intro] + [group_cell(course, module, group) for group in module.groups]
 
 
-def group_cell(course: Course, group: Group) -> nbformat.NotebookNode:
-    """``%%tinytorch_tests test_<group>.py --points P`` and the group's test file (hidden: between delimiters)."""
+def group_cell(course: Course, module: Module, group: Group) -> nbformat.NotebookNode:
+    """``%%tinytorch_tests test_<group>.py --points P`` and the group's test file (hidden: between delimiters).
+
+    A timed group also gets ``--max-ratio``; one that loads ``reference_module`` carries the module's
+    reference copies after its tests, which is allowed only inside a hidden region.
+    """
     path = course.root / group.path
-    source = path.read_text(encoding="utf-8")
-    needs = [name for name in GRADER_FIXTURES if re.search(rf"\b{name}\b", source)]
-    if needs:
-        raise ExportError(f"{group.path} uses the Gradescope grader's fixture {needs[0]!r}, which an nbgrader kernel "
-                          f"does not have; module {group.module} cannot be exported to nbgrader until its "
-                          f"group {group.name!r} runs without it")
+    source = path.read_text(encoding="utf-8").rstrip()
+    if re.search(r"\breference_module\b", source):
+        if not group.hidden:
+            raise ExportError(f"{group.path} is visible but loads reference_module: its nbgrader cell would hand "
+                              "students the reference; make the group hidden in reference/course.toml")
+        source += "".join(f"\n{REFERENCE_COPY.format(path=relative)}\n{render_file(course, module, relative, 'solution').rstrip()}"
+                          for relative in module.files)
     shown = "hidden until grading" if group.hidden else "visible"
-    header = f"%%tinytorch_tests {path.name} --points {group.points:g}\n# {group.title} ({group.points:g} points, {shown})\n"
-    body = f"{BEGIN_HIDDEN}\n{source.rstrip()}\n{END_HIDDEN}" if group.hidden else source.rstrip()
+    ratio = f" --max-ratio {group.max_ratio:g}" if group.max_ratio is not None else ""
+    header = (f"%%tinytorch_tests {path.name} --points {group.points:g}{ratio}\n"
+              f"# {group.title} ({group.points:g} points, {shown})\n")
+    body = f"{BEGIN_HIDDEN}\n{source}\n{END_HIDDEN}" if group.hidden else source
     cell = new_code_cell(header + body)
     cell.metadata["nbgrader"] = _metadata(f"test_{group.name}", grade=True, locked=True, points=group.points)
     return cell

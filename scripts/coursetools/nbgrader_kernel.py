@@ -15,6 +15,13 @@ fresh temporary folder, and runs pytest on it in this process. So every fixture,
 and ``pytest.raises`` of the real test file works unchanged, and a test is the same test on
 Gradescope, in ``tito`` and here.
 
+Timed groups use the Gradescope grader's fixtures; the runner provides them in the kernel:
+``max_ratio`` (the magic's ``--max-ratio``), ``record_metric`` (printed under the results),
+``student_env`` (the kernel's own environment: the code under test runs here) and
+``reference_module(name)``, a private copy of the reference: of the module itself from the
+``# ---- reference copy: <path> ----`` sections that follow the tests in a hidden cell (so only the
+instructor's version has them), of an earlier module from the solved files shipped beside the notebook.
+
 Scoring follows the manifest (a group's points split evenly over its tests) through nbgrader's
 partial credit: all tests pass -> the cell shows no value and earns its points; otherwise the cell's
 value is the points earned (``passed / total * points``); a test file that does not even collect
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import re
 import shlex
@@ -36,6 +44,8 @@ import tempfile
 import types
 from pathlib import Path
 
+import pytest
+
 MAGIC = "tinytorch_tests"
 CONFTEST = "conftest.py"
 PYTEST_ARGS = ("-q", "--tb=short", "-p", "no:cacheprovider", "--capture=sys", "--import-mode=importlib")
@@ -43,6 +53,8 @@ PYTEST_ARGS = ("-q", "--tb=short", "-p", "no:cacheprovider", "--capture=sys", "-
 path so a re-run never meets a stale module of the same name."""
 KERNEL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "__builtins__", "__name__", "__doc__"})
 KERNEL_HISTORY = re.compile(r"^_(?:_{0,2}|i{1,3}|\d+|i\d+|ih|oh|dh)$")
+REFERENCE_LINE = re.compile(r"^# ---- reference copy: (?P<path>\S+) ----$", re.M)
+"""Starts a reference file's source in a hidden test cell (after the tests)."""
 _MODULE: dict[str, str] = {}
 
 
@@ -67,21 +79,27 @@ def _tests_magic(line: str, cell: str):
     options = argparse.ArgumentParser(prog=f"%%{MAGIC}")
     options.add_argument("file_name")
     options.add_argument("--points", type=float, required=True)
+    options.add_argument("--max-ratio", type=float, help="a timed group's largest student/reference time ratio")
     args = options.parse_args(shlex.split(line))
     return run_tests(args.file_name, cell, points=args.points, namespace=get_ipython().user_ns,
-                     module_name=_MODULE["name"])
+                     module_name=_MODULE["name"], max_ratio=args.max_ratio)
 
 
-def run_tests(file_name: str, source: str, *, points: float, namespace: dict, module_name: str) -> float | None:
+def run_tests(file_name: str, source: str, *, points: float, namespace: dict, module_name: str,
+              max_ratio: float | None = None) -> float | None:
     """Run ``source`` as test file ``file_name`` against ``namespace`` as ``module_name``.
 
+    ``source`` may end with reference copies (``# ---- reference copy: tinytorch/x.py ----`` + code).
     Returns None when every test passed (nbgrader: full points) or the points earned otherwise.
     """
     if "def test" not in source:
         print(f"{file_name}: hidden tests; they run when the assignment is graded (0 of {points:g} points here).")
         return 0.0
     install_module(module_name, namespace)
-    outcomes = _run_pytest(file_name, source)
+    tests, references = split_references(source)
+    fixtures = GraderFixtures(max_ratio=max_ratio, references=references)
+    outcomes = _run_pytest(file_name, tests, fixtures)
+    fixtures.print_metrics()
     total, passed = len(outcomes), sum(1 for outcome in outcomes.values() if outcome == "passed")
     if total == 0:
         raise TestFileError(f"{file_name}: no test ran; see the errors above (a syntax or import error in the tests "
@@ -111,7 +129,17 @@ def _kernel_name(key: str) -> bool:
     return key in KERNEL_NAMES or KERNEL_HISTORY.match(key) is not None
 
 
-def _run_pytest(file_name: str, source: str) -> dict[str, str]:
+def split_references(source: str) -> tuple[str, dict[str, str]]:
+    """The test file's source and the reference copies after it ({relative path: source})."""
+    found = list(REFERENCE_LINE.finditer(source))
+    if not found:
+        return source, {}
+    ends = [match.start() for match in found[1:]] + [len(source)]
+    references = {match["path"]: source[match.end():end].strip("\n") + "\n" for match, end in zip(found, ends)}
+    return source[:found[0].start()], references
+
+
+def _run_pytest(file_name: str, source: str, fixtures: GraderFixtures) -> dict[str, str]:
     """Outcome per test id ("passed", "failed", "skipped"); collection errors leave it empty."""
     import pytest
 
@@ -123,18 +151,19 @@ def _run_pytest(file_name: str, source: str) -> dict[str, str]:
         if Path(CONFTEST).is_file():
             shutil.copyfile(CONFTEST, folder / CONFTEST)
         (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+        fixtures.folder = folder
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         recorder = _OutcomeRecorder()
         pytest.main([*PYTEST_ARGS, "--rootdir", str(folder), "-c", str(folder / "pytest.ini"),
-                     str(folder / file_name)], plugins=[recorder])
+                     str(folder / file_name)], plugins=[recorder, fixtures])
         return recorder.outcomes
     finally:
         if saved_autoload is None:
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         else:
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved_autoload
-        for name in set(sys.modules) - before:  # the test module and conftest of this run only
-            if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(folder)):
+        for name in set(sys.modules) - before:  # this run's test module, conftest and reference copies
+            if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(folder)) or name in fixtures.loaded:
                 del sys.modules[name]
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -146,6 +175,66 @@ def _scratch_folder() -> Path:
         return Path(tempfile.mkdtemp(prefix=".tinytorch-tests-", dir=os.getcwd()))
     except OSError:
         return Path(tempfile.mkdtemp(prefix="tinytorch-tests-"))
+
+
+class GraderFixtures:
+    """A pytest plugin object with the grader's fixtures, as they behave in the course repository."""
+
+    def __init__(self, *, max_ratio: float | None, references: dict[str, str]) -> None:
+        self.ratio, self.references = max_ratio, references
+        self.folder: Path | None = None
+        self.loaded: dict[str, types.ModuleType] = {}
+        self.metrics: dict[str, dict[str, float]] = {}
+
+    @pytest.fixture
+    def max_ratio(self) -> float:
+        if self.ratio is None:
+            raise LookupError("this test cell is not a timed group: its %%tinytorch_tests line has no --max-ratio")
+        return self.ratio
+
+    @pytest.fixture
+    def record_metric(self, request):
+        metrics = self.metrics.setdefault(request.node.name, {})
+
+        def record(name: str, value: float) -> None:
+            metrics[name] = float(value)
+
+        return record
+
+    @pytest.fixture
+    def student_env(self, monkeypatch):
+        return monkeypatch  # the code under test runs in this kernel
+
+    @pytest.fixture
+    def reference_module(self):
+        return self.load_reference
+
+    def load_reference(self, name: str) -> types.ModuleType:
+        """A private copy of the reference of ``name`` (tinytorch.core.spatial), loaded once per run."""
+        private = "_tinytorch_reference_" + name.replace(".", "_")
+        if private not in self.loaded:
+            spec = importlib.util.spec_from_file_location(private, self._reference_path(name))
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[private] = self.loaded[private] = module
+            spec.loader.exec_module(module)
+        return self.loaded[private]
+
+    def _reference_path(self, name: str) -> Path:
+        relative = "/".join(name.split(".")) + ".py"
+        if relative in self.references:
+            path = self.folder / "reference" / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(self.references[relative], encoding="utf-8")
+            return path
+        shipped = Path.cwd() / relative  # an earlier module, solved, beside the notebook
+        if shipped.is_file():
+            return shipped
+        raise LookupError(f"no reference copy of {name}: the test cell has none and {relative} is not beside the notebook")
+
+    def print_metrics(self) -> None:
+        for test, metrics in self.metrics.items():
+            shown = ", ".join(f"{name} = {value:.3g}" for name, value in metrics.items())
+            print(f"{test}: {shown}")
 
 
 class _OutcomeRecorder:

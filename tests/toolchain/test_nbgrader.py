@@ -18,9 +18,9 @@ nbformat = pytest.importorskip("nbformat")
 
 from coursetools.lessons import instructor_blocks, load_lesson  # noqa: E402
 from coursetools.nbgrader_export import (BEGIN_HIDDEN, BEGIN_SOLUTION, CONFIG_HEADER, END_HIDDEN,  # noqa: E402
-                                         END_SOLUTION, KERNEL_HELPER, ExportError, export_module,
+                                         END_SOLUTION, KERNEL_HELPER, REFERENCE_COPY, export_module,
                                          module_notebook, write_config)
-from coursetools.skeleton import assert_no_leaks, module_regions  # noqa: E402
+from coursetools.skeleton import assert_no_leaks, module_regions, render_file  # noqa: E402
 
 ROUND_TRIP_MODULES = ("01",)
 
@@ -112,13 +112,20 @@ def test_export_writes_the_assignment_folder_and_keeps_an_instructors_config(cou
     assert mine.read_text() == "c = get_config()\nc.Execute.timeout = 5\n"
 
 
-def test_a_group_that_needs_the_gradescope_fixtures_is_refused_with_the_reason(course):
-    needing = [m for m in course.released() if any(
-        "reference_module" in (course.root / g.path).read_text(encoding="utf-8") for g in m.groups)]
-    if not needing:
-        pytest.skip("no module uses reference_module")
-    with pytest.raises(ExportError, match="reference_module"):
-        module_notebook(course, needing[0])
+def test_a_timed_group_carries_its_ratio_and_the_reference_copy_only_inside_its_hidden_region(course):
+    timed = [(m, g) for m in course.released() for g in m.groups
+             if "reference_module" in (course.root / g.path).read_text(encoding="utf-8")]
+    if not timed:
+        pytest.skip("no group loads reference_module")
+    module, group = timed[0]
+    notebook = module_notebook(course, module)
+    cell = cells_by_id(notebook)[f"test_{group.name}"]
+    assert cell.source.splitlines()[0].endswith(f"--max-ratio {group.max_ratio:g}")
+    hidden = cell.source.split(BEGIN_HIDDEN, 1)[1].split(END_HIDDEN, 1)[0]
+    copy = REFERENCE_COPY.format(path=module.files[0])
+    assert copy in hidden
+    assert render_file(course, module, module.files[0], "solution").rstrip() in hidden
+    assert sum(copy in c.source for c in notebook.cells) == 1
 
 
 # ---------------------------------------------------------------------- the kernel-side runner
@@ -127,7 +134,8 @@ RUNNER_SCRIPT = textwrap.dedent("""
     from pathlib import Path
     import tinytorch_nbgrader as runner
     from coursetools.manifest import load_course
-    from coursetools.nbgrader_export import solution_source
+    from coursetools.nbgrader_export import REFERENCE_COPY, solution_source
+    from coursetools.skeleton import render_file
 
     course = load_course(Path(sys.argv[1]))
     module = course.module("01")
@@ -150,12 +158,24 @@ RUNNER_SCRIPT = textwrap.dedent("""
                          module_name=module.package)
     except runner.TestFileError as error:
         report["broken"] = str(error)
+    timed = (
+        "import tinytorch.core.tensor as mine\\n"
+        "def test_timed(reference_module, max_ratio, record_metric):\\n"
+        "    reference = reference_module('tinytorch.core.tensor')\\n"
+        "    assert reference.Tensor is not mine.Tensor\\n"
+        "    assert float(reference.Tensor([1.0, 2.0]).sum().item()) == 3.0\\n"
+        "    record_metric('made_up_ratio', 1.5)\\n"
+        "    assert max_ratio == 2.0\\n"
+        + "\\n" + REFERENCE_COPY.format(path=module.files[0]) + "\\n"
+        + render_file(course, module, module.files[0], "solution"))
+    report["timed"] = runner.run_tests("test_timed.py", timed, points=5, namespace=namespace,
+                                       module_name=module.package, max_ratio=2.0)
     report["leftovers"] = sorted(p.name for p in Path.cwd().glob(".tinytorch-tests-*"))
     print("REPORT " + json.dumps(report))
 """)
 
 
-def test_the_kernel_runner_scores_like_the_manifest_full_partial_stripped_and_broken(course, tmp_path):
+def test_the_kernel_runner_scores_like_the_manifest_and_provides_the_grader_fixtures(course, tmp_path):
     folder = export_module(course, course.module("01"), tmp_path)
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-c", RUNNER_SCRIPT, str(course.root)], cwd=folder, env=env,
@@ -167,6 +187,8 @@ def test_the_kernel_runner_scores_like_the_manifest_full_partial_stripped_and_br
     assert 0 < report["partial"] < 10
     assert report["stripped"] == 0.0
     assert "no test ran" in report["broken"]
+    assert report["timed"] is None  # reference copy loaded apart from the notebook's, ratio given
+    assert "test_timed: made_up_ratio = 1.5" in done.stdout
     assert report["leftovers"] == []
 
 
