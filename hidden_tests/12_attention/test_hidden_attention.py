@@ -84,7 +84,7 @@ def test_multi_head_attention_matches_a_numpy_computation():
     """Project, split into heads, attend with 1/sqrt(d) scaling, merge, then the output projection."""
     mha = MultiHeadAttention(8, 2, rng=np.random.default_rng(3))
     for layer in (mha.q_proj, mha.k_proj, mha.v_proj, mha.out_proj):
-        layer.bias.data[...] = np.random.default_rng(4).standard_normal(layer.bias.shape)
+        layer.bias.data = np.random.default_rng(4).standard_normal(layer.bias.shape).astype(layer.bias.data.dtype)
     x = np.random.default_rng(5).standard_normal((2, 3, 8))
     q, k, v = (_linear(p, x).reshape(2, 3, 2, 4).transpose(0, 2, 1, 3) for p in (mha.q_proj, mha.k_proj, mha.v_proj))
     scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(4)
