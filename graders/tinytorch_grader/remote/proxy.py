@@ -351,9 +351,11 @@ class RemoteModule(types.ModuleType):
         if name.startswith("__") or name.startswith("_tt_") or name in PROBES:
             raise AttributeError(name)
         value = self._tt_conn.request("getattr", self, name)
-        if type(value).__dict__.get("_tt_module_class") or getattr(type(value), "_tt_module_class", False):
-            return importlib.import_module(f"{self.__name__}.{name}") if self._tt_conn.name == "student" \
-                else self._tt_conn.module(f"{self.__name__}.{name}")
+        if getattr(type(value), "_tt_module_class", False):
+            real = value.__name__  # a module the student's module holds: tinytorch's own, or e.g. time
+            if real == "tinytorch" or real.startswith("tinytorch."):
+                return importlib.import_module(real) if self._tt_conn.name == "student" else self._tt_conn.module(real)
+            return value
         if isinstance(value, RemoteObject) and value._tt_path is None:
             object.__setattr__(value, "_tt_path", (self.__name__, name))
         return value
