@@ -1,7 +1,7 @@
 """The hostile submissions: an honest ``tensor.py`` plus code that tries to beat the grader.
 
 Each attack's code runs either at import time (appended to the module) or inside a test
-(wrapped around ``Tensor.__add__``, which the basics, hidden and speed groups call). Values in
+(wrapped around ``Tensor.__add__``, which both groups call). Values in
 braces are filled in per run, so an attack knows what a real attacker would have to guess:
 ``{results}`` and ``{root}`` (where results.json goes, where the grader lives), ``{checkout}``
 (the instructor's checkout, with the reference solution and the real hidden tests), ``{peer}``

@@ -1,10 +1,10 @@
 """A tiny grader bundle for module 01 and a way to grade one submission with it, as Gradescope would.
 
 The bundle is the real grader runtime (``graders/tinytorch_grader``) with a small manifest slice:
-a visible group of basics, a hidden group, a visible group of one test per operation (each
-computes its expected value ``want`` before calling the student's code, as course tests do), and a
-timed visible group with a leaderboard column. Short timeouts and tight limits keep a hostile
-submission at seconds. The hidden test file carries ``HIDDEN_MARKER``; it must never show up in
+two groups (each costs a trusted test process and a student server): a visible one of basics, one
+test per operation (each computes its expected value ``want`` before calling the student's code,
+as course tests do) and a timed test with a leaderboard column; and a hidden one. Short timeouts
+and tight limits keep a hostile submission at seconds. The hidden test file carries ``HIDDEN_MARKER``; it must never show up in
 anything a student sees before the due date.
 
 ``grade`` runs the grader on a Gradescope layout (``source/``, ``submission/``, ``results/``) and
@@ -66,10 +66,18 @@ EARLIER = '''"""A stand-in for an earlier module that the bundle ships solved.""
 def expected_total(values):
     return float(sum(values))
 '''
-VISIBLE = '''"""Visible tests of the tiny hostile-suite bundle."""
+VISIBLE = '''"""Visible tests of the tiny hostile-suite bundle: the basics, one test per operation (each with
+its expected value in a local before the student's code runs, as course tests do), and a timed test
+that records a leaderboard metric."""
+import time
+
+import numpy as np
 from tinytorch.core.tensor import Tensor
 
 from conftest import assert_close
+
+A = np.array([[1.0, 2.0], [3.0, 4.0]])
+B = np.array([[0.5, -1.0], [2.0, 0.25]])
 
 
 def test_shape():
@@ -86,29 +94,6 @@ def test_multiply():
 
 def test_sum():
     assert_close(Tensor([1.0, 2.0, 3.0]).sum().data, 6.0)
-'''
-HIDDEN = f'''"""Hidden tests of the tiny hostile-suite bundle. {HIDDEN_MARKER}"""
-from tinytorch.core.tensor import Tensor
-from tinytorch.core.earlier import expected_total
-
-from conftest import assert_close
-
-
-def test_broadcast_add():
-    assert_close((Tensor([[1.0], [2.0]]) + Tensor([10.0, 20.0])).data, [[11, 21], [12, 22]])
-
-
-def test_scale_then_sum():
-    assert_close((Tensor([1.0, 2.0]) * Tensor([2.0, 2.0])).sum().data, expected_total([2.0, 4.0]))
-'''
-OPS = '''"""One test per operation, each with its expected value in a local before the student's code runs."""
-import numpy as np
-from tinytorch.core.tensor import Tensor
-
-from conftest import assert_close
-
-A = np.array([[1.0, 2.0], [3.0, 4.0]])
-B = np.array([[0.5, -1.0], [2.0, 0.25]])
 
 
 def test_subtract():
@@ -169,12 +154,6 @@ def test_reshape_shape():
     want = (4, 1)
     got = Tensor(A).reshape(4, 1).shape
     assert got == want
-'''
-SPEED = '''"""A timed test with a leaderboard column: the student's add against NumPy's, as a ratio."""
-import time
-
-import numpy as np
-from tinytorch.core.tensor import Tensor
 
 
 def test_add_speed(record_metric):
@@ -191,20 +170,30 @@ def test_add_speed(record_metric):
     record_metric("add_time_ratio", student / numpy)
     assert student / numpy < 1e7
 '''
+HIDDEN = f'''"""Hidden tests of the tiny hostile-suite bundle. {HIDDEN_MARKER}"""
+from tinytorch.core.tensor import Tensor
+from tinytorch.core.earlier import expected_total
+
+from conftest import assert_close
+
+
+def test_broadcast_add():
+    assert_close((Tensor([[1.0], [2.0]]) + Tensor([10.0, 20.0])).data, [[11, 21], [12, 22]])
+
+
+def test_scale_then_sum():
+    assert_close((Tensor([1.0, 2.0]) * Tensor([2.0, 2.0])).sum().data, expected_total([2.0, 4.0]))
+'''
 GROUPS = [
-    {"name": "basics", "title": "Basics", "points": 40.0, "visibility": "visible", "timeout": 1.0,
-     "max_ratio": None, "leaderboard": [], "path": "tests/01_tensor/test_basics.py", "source": VISIBLE},
+    {"name": "visible", "title": "Visible", "points": 150.0, "visibility": "visible", "timeout": 1.0,
+     "max_ratio": None, "leaderboard": ["add_time_ratio:asc"], "path": "tests/01_tensor/test_visible.py",
+     "source": VISIBLE},
     {"name": "hidden", "title": "Hidden", "points": 20.0, "visibility": "after_due_date", "timeout": 1.0,
      "max_ratio": None, "leaderboard": [], "path": "hidden_tests/01_tensor/test_hidden.py", "source": HIDDEN},
-    {"name": "ops", "title": "Operations", "points": 50.0, "visibility": "visible", "timeout": 1.0,
-     "max_ratio": None, "leaderboard": [], "path": "tests/01_tensor/test_ops.py", "source": OPS},
-    {"name": "speed", "title": "Speed", "points": 10.0, "visibility": "visible", "timeout": 2.0,
-     "max_ratio": None, "leaderboard": ["add_time_ratio:asc"], "path": "tests/01_tensor/test_speed.py",
-     "source": SPEED},
 ]
 MISTAKES = '''
 
-# --- the honest student's mistakes: each makes one test of the "ops" group fail ---
+# --- the honest student's mistakes: each makes one operation test fail ---
 def _mistaken_sub(self, other):
     return Tensor(self.data + Tensor._lift(other).data)
 
@@ -247,8 +236,8 @@ def reference_tensor() -> str:
 
 
 def honest_tensor() -> str:
-    """The reference with multiplication broken and every operation of the "ops" group wrong: an
-    honest submission that earns part of the points (the basics but one, half the hidden, the speed)."""
+    """The reference with multiplication broken and every operation test's operation wrong: an honest
+    submission that earns part of the points (the basics but one, the speed, half the hidden)."""
     source = reference_tensor()
     correct = 'return Tensor._make(self.data * other.data, "MulBackward", self, other)'
     assert correct in source, "the reference's __mul__ changed; update the hostile suite's honest base"

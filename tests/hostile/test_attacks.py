@@ -41,8 +41,8 @@ for _attack in ATTACKS:
 CHECKOUT_HIDDEN_NAMES = sorted(line.split("(")[0][4:] for path in (ROOT / "hidden_tests" / "01_tensor").glob("*.py")
                                for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("def test_"))
 """Names of the real hidden tests of module 01 in the instructor's checkout: never visible."""
-HONEST_SCORE, MAX_SCORE = 50.0, 120.0
-"""Honest base: 30 of the 40 basics, 10 of the 20 hidden, 0 of the 50 operations, 10 of 10 speed."""
+HONEST_SCORE, MAX_SCORE = 50.0, 170.0
+"""Honest base, 10 points a test: 4 of the 15 visible tests (3 basics and the speed test), 1 of the 2 hidden."""
 FORGED_RATIO_FLOOR = 0.01
 """A Tensor add cannot be 100 times faster than the NumPy add it wraps: a lower ratio is forged."""
 
@@ -81,8 +81,8 @@ def test_the_honest_base_earns_part_of_the_points(honest):
     assert (honest["results"]["score"], honest["results"]["extra_data"]["max_score"]) == (HONEST_SCORE, MAX_SCORE)
     scores = {t["name"].split("› ")[-1]: t["score"] for t in honest["results"]["tests"][1:]}
     assert [name for name, score in scores.items() if score == 0] == [
-        "test_multiply", "test_scale_then_sum", "test_subtract", "test_divide", "test_mean", "test_matmul",
-        "test_negate", "test_power", "test_exp", "test_transpose", "test_max_item", "test_reshape_shape"]
+        "test_multiply", "test_subtract", "test_divide", "test_mean", "test_matmul", "test_negate", "test_power",
+        "test_exp", "test_transpose", "test_max_item", "test_reshape_shape", "test_scale_then_sum"]
     assert honest["leaderboard"]["add_time_ratio"] > FORGED_RATIO_FLOOR
     assert honest["leftovers"] == [] and honest["peak_mib"] < PARENT_MEMORY_MIB
 
