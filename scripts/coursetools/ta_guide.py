@@ -268,9 +268,14 @@ def symptom_lines(tests: list[FailedTest]) -> list[str]:
     for test in tests:
         by_message.setdefault(said(test), []).append(test)
     lines = []
-    for message, group in by_message.items():
-        names = "; ".join(f"*{t.name}*" + (f" ({WHEN_SEEN.get(t.visibility, t.visibility)})" if t.visibility else "")
-                          for t in group)
+    for message, tests_with_it in by_message.items():
+        by_group: dict[tuple[str, str], list[str]] = {}
+        for test in tests_with_it:
+            title, _, name = test.name.partition(" › ")
+            by_group.setdefault((title, test.visibility), []).append(name or title)
+        names = "; ".join(f"*{title}* › " + ", ".join(f"`{n}`" for n in tests)
+                          + (f" ({WHEN_SEEN.get(seen, seen)})" if seen else "")
+                          for (title, seen), tests in by_group.items())
         lines.append(f"- {names}" + (f" → {message}" if message else ""))
     return lines
 
