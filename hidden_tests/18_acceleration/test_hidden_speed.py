@@ -35,3 +35,46 @@ def test_blocked_matmul_im2col_and_fused_gelu_keep_pace_with_the_reference(refer
     ratio = float(np.median(ratios))
     record_metric("acceleration_time_ratio", ratio)
     assert ratio <= max_ratio, f"your optimized kernels take {ratio:.1f}x the reference's time (limit {max_ratio}x)"
+
+
+# ---------------------------------------------------------------------- the accelerated path, kernel by kernel
+def _kernels(module):
+    """name -> (layer, input shape, keyword arguments) built from ``module``'s own classes, one per kernel."""
+    rng = np.random.default_rng(2)
+    bn = module.BatchNorm2d(32)
+    return {
+        "conv 32->32 3x3 (forward + backward)":
+            (module.AcceleratedConv2d(module.Conv2d(32, 32, 3, padding=1, rng=rng)), (16, 32, 16, 16), {}),
+        "batchnorm + relu (forward + backward)": (module.AcceleratedBatchNorm2d(bn, relu=True), (16, 32, 16, 16), {}),
+        "maxpool 2x2 (forward + backward)": (module.AcceleratedMaxPool2d(module.MaxPool2d(2)), (16, 32, 16, 16), {}),
+        "attention 4 heads, 64 positions (forward + backward)":
+            (module.AcceleratedMultiHeadAttention(module.MultiHeadAttention(64, 4, rng=rng)), (8, 64, 64), {"causal": True}),
+    }
+
+
+def _fastest_ms(module, layer, data, upstream, kwargs, repeats=7):
+    times = []
+    for _ in range(repeats):
+        x = module.Tensor(data, requires_grad=True)
+        start = time.perf_counter()
+        layer(x, **kwargs).backward(upstream)
+        times.append(time.perf_counter() - start)
+    return 1e3 * min(times)
+
+
+def test_every_accelerated_kernel_keeps_pace_with_the_reference(reference_module, max_ratio, record_metric):
+    """One ratio per kernel, student and reference alternating in the same run (never a sum)."""
+    reference = reference_module("tinytorch.perf.acceleration")
+    ours, theirs = _kernels(acceleration), _kernels(reference)
+    rng = np.random.default_rng(3)
+    slow = []
+    for name, (layer, shape, kwargs) in ours.items():
+        data = rng.standard_normal(shape).astype(np.float32)
+        upstream = rng.standard_normal(layer(acceleration.Tensor(data), **kwargs).shape).astype(np.float32)
+        ratios = [_fastest_ms(acceleration, layer, data, upstream, kwargs, repeats=3)
+                  / _fastest_ms(reference, theirs[name][0], data, upstream, kwargs, repeats=3) for _ in range(3)]
+        ratio = float(np.median(ratios))
+        record_metric("accelerated_" + name.split(" ")[0] + "_time_ratio", ratio)
+        if ratio > max_ratio:
+            slow.append(f"{name}: {ratio:.1f}x")
+    assert not slow, f"accelerated kernels slower than {max_ratio}x the reference's: {', '.join(slow)}"

@@ -14,16 +14,40 @@ Three rewrites that change nothing in the result and a lot in the time:
 Systems point: the FLOPs are identical in every pair; what differs is the number of Python
 steps and the bytes moved. ``speedup_table`` measures both versions with module 14's
 ``measure_latency`` so the gain is a measured figure, not a claim.
+
+The second half builds **the accelerated path** the framework then uses. ``accelerate(model)``
+returns a new model whose Conv2d, BatchNorm2d (+ the ReLU after it), MaxPool2d and
+MultiHeadAttention layers are ``Accelerated*`` versions sharing the original parameters (one
+optimizer trains both); everything else is kept as it is. The accelerated layers compute the
+same values and gradients as modules 09 and 12 (to float32 rounding) with fewer passes over
+memory:
+
+- activations stay **channels-last** in memory between layers: each layer hands on an NCHW
+  *view* of an (N, H, W, C) array, so the next layer's ``transpose`` back is free;
+- a convolution's **input gradient is a transposed convolution** (im2col of the zero-bordered
+  output gradient times the flipped weights: one GEMM) instead of col2im's kh·kw slice-adds;
+- **BatchNorm and ReLU are one layer** computed from per-channel sums, with the ReLU mask taken
+  from the output and the normalised input never stored;
+- **attention is one Function**: scores, mask, softmax and the weighted sum in preallocated
+  buffers, and one hand-written backward instead of five autograd nodes.
 """
 
 from __future__ import annotations
 
+import copy
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
-from tinytorch.core.spatial import im2col, output_size, weight_matrix
+from tinytorch.core.activations import ReLU
+from tinytorch.core.attention import MASK_VALUE, MultiHeadAttention
+from tinytorch.core.autograd import Function
+from tinytorch.core.layers import Layer, Sequential
+from tinytorch.core.spatial import BatchNorm2d, Conv2d, MaxPool2d, col2im, im2col, output_size, weight_matrix
+from tinytorch.core.tensor import Tensor
 from tinytorch.perf.profiling import measure_latency
 
 GELU_C = np.float32(np.sqrt(2.0 / np.pi))  # GELU's tanh approximation constants
@@ -207,3 +231,466 @@ def standard_comparisons(rng: np.random.Generator | None = None, scale: int = 1)
         compare("conv2d 3x3: pixel loops -> im2col", lambda x, w: conv2d_loops(x, w, padding=1),
                 lambda x, w: conv2d_im2col(x, w, padding=1), images, kernels),
     ]
+
+
+# ====================================================================== the accelerated path
+# Layers a model switches to explicitly with ``accelerate(model)``. Each holds the module-09/12
+# layer it replaces and uses that layer's parameters, so both models train the same tensors.
+def channels_last(x: np.ndarray) -> np.ndarray:
+    """NCHW-shaped array -> the same values as an (N, H, W, C) C-contiguous array.
+
+    Free (a view) when x is already an NCHW view of channels-last memory, which is what every
+    accelerated layer returns; one copy otherwise (the network's input, module 09's layers).
+    """
+    view = x.transpose(0, 2, 3, 1)
+    return view if view.flags.c_contiguous else np.ascontiguousarray(view)
+
+
+def as_nchw(x_nhwc: np.ndarray) -> np.ndarray:
+    """(N, H, W, C) array -> NCHW view of the same memory (no copy)."""
+    return x_nhwc.transpose(0, 3, 1, 2)
+
+
+class AcceleratedLayer(Layer):
+    """Marker base of the accelerated family: ``accelerate`` leaves these as they are."""
+
+
+def im2col_nhwc(padded: np.ndarray, kernel: tuple[int, int], stride: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Zero-bordered (N, H', W', C) -> receptive fields (N, H_out, W_out, kh, kw, C), one copy.
+
+    Row (n, i, j) holds padded[n, i·s:i·s+kh, j·s:j·s+kw, :] in (di, dj, c) order, the column
+    order of module 09's ``weight_matrix``; ``reshape(-1, kh·kw·C)`` of the result is free.
+    ``out`` (that shape and dtype) is filled instead of allocating: reused buffers stay in cache.
+    """
+    #% solution hint="windows = sliding_window_view(padded, kernel, axis=(1, 2))[:, ::stride, ::stride] is (N, Ho, Wo, C, kh, kw); np.empty the (N, Ho, Wo, kh, kw, C) result unless out is given, and np.copyto the windows moved to that order."
+    windows = sliding_window_view(padded, kernel, axis=(1, 2))[:, ::stride, ::stride]
+    n, h_out, w_out, c = windows.shape[:4]
+    if out is None:
+        out = np.empty((n, h_out, w_out, *kernel, c), dtype=padded.dtype)
+    np.copyto(out, windows.transpose(0, 1, 2, 4, 5, 3))
+    return out
+    #% endsolution
+
+
+def flipped_weight_matrix(weight: np.ndarray) -> np.ndarray:
+    """(F, C, kh, kw) -> (kh·kw·F, C): the weights of the transposed convolution.
+
+    Row (di, dj, f) holds weight[f, :, kh-1-di, kw-1-dj]: the kernel turned by 180 degrees with
+    input and output channels swapped, so im2col rows of the output gradient times this
+    matrix give the input gradient.
+    """
+    #% solution hint="Reverse the two kernel axes (weight[:, :, ::-1, ::-1]), transpose to (kh, kw, F, C), reshape to (kh·kw·F, C)."
+    f, c, kh, kw = weight.shape
+    return weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(kh * kw * f, c)
+    #% endsolution
+
+
+class Scratch:
+    """Reused work buffers, one per (name, shape, dtype): allocated once, then rewritten every call.
+
+    Large fresh allocations cost page faults and evict the cache; a chunk's buffers reused call
+    after call stay hot. Zero-bordered buffers are only ever written inside their border, so the
+    border stays zero without ``np.pad``. Contents are valid until the next call that uses them.
+    """
+
+    def __init__(self):
+        self.buffers: dict = {}
+
+    def empty(self, name: str, shape: tuple, dtype) -> np.ndarray:
+        key = (name, tuple(shape), np.dtype(dtype).str)
+        if key not in self.buffers:
+            self.buffers[key] = np.zeros(shape, dtype=dtype)
+        return self.buffers[key]
+
+    def zero_bordered(self, name: str, inner: np.ndarray, border: tuple[int, int]) -> np.ndarray:
+        """Copy (N, H, W, C) ``inner`` into the middle of a reused (N, H + 2·bh, W + 2·bw, C) zero-bordered buffer."""
+        n, h, w, c = inner.shape
+        bh, bw = border
+        buffer = self.empty(name, (n, h + 2 * bh, w + 2 * bw, c), inner.dtype)
+        buffer[:, bh:bh + h, bw:bw + w] = inner
+        return buffer
+
+
+def batch_chunks(batch: int, chunk: int) -> list[slice]:
+    """[0:chunk], [chunk:2·chunk], ... covering range(batch)."""
+    return [slice(start, min(start + chunk, batch)) for start in range(0, batch, chunk)]
+
+
+def run_chunks(work: Callable[[slice, Scratch], None], chunks: list[slice], scratches: list[Scratch], pool) -> None:
+    """Run ``work(chunk, scratch)`` for every chunk: in order, or spread over the pool's threads.
+
+    NumPy releases the GIL inside copies and BLAS calls, so with one BLAS thread per worker
+    the workers really run in parallel (data parallelism over the batch). Each worker owns one
+    Scratch; chunk i goes to worker i mod workers.
+    """
+    workers = len(scratches)
+    if pool is None or workers == 1:
+        for chunk in chunks:
+            work(chunk, scratches[0])
+        return
+
+    def worker(index: int) -> None:
+        for chunk in chunks[index::workers]:
+            work(chunk, scratches[index])
+
+    for future in [pool.submit(worker, i) for i in range(workers)]:
+        future.result()
+
+
+class AcceleratedConv2dBackward(Function):
+    """Per chunk of images: the columns are rebuilt (recomputing beats storing 9x the input), the
+    weight gradient gets one GEMM, and the input gradient (stride 1) is a transposed convolution:
+    im2col of the zero-bordered output gradient times the flipped weights (one GEMM).
+    Strided convolutions fall back to module 09's col2im."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        #% solution hint="layer = ctx.saved['layer']; x_nhwc = channels_last(x); g = channels_last(grad); per chunk (layer.run): cols of the chunk (layer.columns), grad_w_part += g2.T @ cols; input gradient: stride 1 and padding < kernel -> im2col_nhwc of scratch.zero_bordered(g chunk, (kh-1-p, kw-1-p)) @ flipped_weight_matrix(W) into grad_x[chunk] with out=; else module 09's col2im. Sum the workers' weight gradients; return as_nchw(grad_x), grad_w reshaped (F, kh, kw, C) -> (F, C, kh, kw), g.sum over (0, 1, 2) for the bias."
+        x, weight = ctx.parents[0], ctx.parents[1]
+        layer = ctx.saved["layer"]
+        f, c, kh, kw = weight.shape
+        p, stride = layer.conv.padding, layer.conv.stride
+        x_nhwc, g = channels_last(x.data), channels_last(grad)
+        grad_x = np.empty(x_nhwc.shape, dtype=g.dtype)
+        grad_w_parts = [np.zeros((f, kh * kw * c), dtype=g.dtype) for _ in layer.scratches]
+        transposed = stride == 1 and p < kh and p < kw
+        flipped = flipped_weight_matrix(weight.data) if transposed else None
+        wmat = weight_matrix(weight.data)
+
+        def work(chunk: slice, scratch: Scratch) -> None:
+            g2 = g[chunk].reshape(-1, f)
+            cols = layer.columns(x_nhwc[chunk], scratch)
+            grad_w_parts[layer.scratches.index(scratch)] += g2.T @ cols
+            if transposed:
+                bordered = scratch.zero_bordered("grad", g[chunk], (kh - 1 - p, kw - 1 - p))
+                n, h, w = x_nhwc[chunk].shape[:3]
+                grad_cols = scratch.empty("grad_cols", (n, h, w, kh, kw, f), g.dtype)
+                im2col_nhwc(bordered, (kh, kw), 1, out=grad_cols)
+                np.matmul(grad_cols.reshape(-1, kh * kw * f), flipped, out=grad_x[chunk].reshape(-1, c))
+            else:
+                n, h_out, w_out = g[chunk].shape[:3]
+                dcols = (g2 @ wmat).reshape(n, h_out, w_out, kh, kw, c)
+                chunk_shape = (n, c, x_nhwc.shape[1], x_nhwc.shape[2])
+                grad_x[chunk] = col2im(dcols, chunk_shape, (kh, kw), stride, p).transpose(0, 2, 3, 1)
+
+        layer.run(work, x_nhwc.shape[0])
+        grad_weight = sum(grad_w_parts).reshape(f, kh, kw, c).transpose(0, 3, 1, 2)
+        if len(ctx.parents) == 3:
+            return as_nchw(grad_x), grad_weight, g.sum(axis=(0, 1, 2))
+        return as_nchw(grad_x), grad_weight
+        #% endsolution
+
+
+class AcceleratedConv2d(AcceleratedLayer):
+    """Module 09's Conv2d, channels-last inside, in batch chunks: same parameters, values, gradients.
+
+    x (N, C_in, H, W) -> (N, C_out, H_out, W_out), returned as an NCHW view of (N, H_out, W_out,
+    C_out) memory. Per chunk of ``chunk`` images: a copy into a reused zero-bordered buffer, one
+    im2col copy into a reused column buffer, one GEMM written straight into the output. A chunk's
+    columns (8 images of 32x32x32, 3x3: 9.4 MB) stay near the cache where the whole batch's
+    (151 MB at batch 128) would stream through memory twice; backward rebuilds them instead of
+    keeping them. ``workers`` > 1 runs chunks on that many threads (``pool``, shared).
+    """
+
+    def __init__(self, conv: Conv2d, chunk: int = 8, workers: int = 1, pool=None):
+        if chunk < 1 or workers < 1:
+            raise ValueError(f"chunk and workers must be positive, got chunk={chunk}, workers={workers}")
+        if workers > 1 and pool is None:
+            raise ValueError("workers > 1 needs a thread pool: accelerate(model, workers=2) makes one")
+        self.conv, self.chunk, self.workers, self.pool = conv, chunk, workers, pool
+        self.scratches = [Scratch() for _ in range(workers)]
+
+    def run(self, work: Callable[[slice, Scratch], None], batch: int) -> None:
+        """Apply ``work(chunk, scratch)`` to every chunk of the batch (threads when workers > 1)."""
+        run_chunks(work, batch_chunks(batch, self.chunk), self.scratches, self.pool)
+
+    def columns(self, x_nhwc: np.ndarray, scratch: Scratch) -> np.ndarray:
+        """(n, H, W, C) chunk -> its (n·H_out·W_out, kh·kw·C) im2col rows, in a reused buffer."""
+        conv = self.conv
+        kh, kw = conv.kernel_size
+        padded = scratch.zero_bordered("input", x_nhwc, (conv.padding, conv.padding))
+        n, hp, wp, c = padded.shape
+        h_out, w_out = (hp - kh) // conv.stride + 1, (wp - kw) // conv.stride + 1
+        cols = scratch.empty("cols", (n, h_out, w_out, kh, kw, c), x_nhwc.dtype)
+        return im2col_nhwc(padded, (kh, kw), conv.stride, out=cols).reshape(n * h_out * w_out, kh * kw * c)
+
+    def forward(self, x: Tensor) -> Tensor:
+        conv = self.conv
+        if x.ndim != 4 or x.shape[1] != conv.in_channels:
+            raise ValueError(f"AcceleratedConv2d expects input (N, {conv.in_channels}, H, W), got {x.shape}")
+        #% solution kind="vectorized" hint="x_nhwc = channels_last(x.data); out = np.empty((N, Ho, Wo, F)); per chunk (self.run): np.matmul(self.columns(x_nhwc[chunk], scratch), weight_matrix(W).T, out=out[chunk].reshape(-1, F)); add the bias; return as_nchw(out) made with AcceleratedConv2dBackward, saving layer=self."
+        n, _, h, w = x.shape
+        kh, kw = conv.kernel_size
+        h_out = output_size(h, kh, conv.stride, conv.padding)
+        w_out = output_size(w, kw, conv.stride, conv.padding)
+        x_nhwc = channels_last(x.data)
+        out = np.empty((n, h_out, w_out, conv.out_channels), dtype=np.result_type(x.dtype, conv.weight.dtype))
+        weights = weight_matrix(conv.weight.data).T
+
+        def work(chunk: slice, scratch: Scratch) -> None:
+            np.matmul(self.columns(x_nhwc[chunk], scratch), weights, out=out[chunk].reshape(-1, conv.out_channels))
+
+        self.run(work, n)
+        if conv.bias is not None:
+            out += conv.bias.data
+        parents = (x, conv.weight) if conv.bias is None else (x, conv.weight, conv.bias)
+        return Tensor._make(as_nchw(out), AcceleratedConv2dBackward, *parents, layer=self)
+        #% endsolution
+
+    def __repr__(self) -> str:
+        return f"Accelerated{self.conv!r} (chunk={self.chunk}, workers={self.workers})"
+
+
+class AcceleratedBatchNormBackward(Function):
+    """BatchNorm (+ReLU) backward from per-channel sums over the (N·H·W, C) rows.
+
+    With c = x - μ, r = 1/sqrt(σ² + eps), g' = g·[out > 0] (ReLU) and a = γ·r:
+    dx = a·g' - a·Σg'/M - c·γ·r³·Σ(g'·c)/M,  dγ = r·Σ(g'·c),  dβ = Σg'.
+    """
+
+    @staticmethod
+    def backward(ctx, grad):
+        #% solution hint="g = channels_last(grad).reshape(-1, C); with ReLU keep g only where the saved out > 0 (np.where makes a new array); sum_g = g.sum(0), sum_gc = (g * centered).sum(0); build dx from per-channel vectors (a = γ·r) and return as_nchw(dx.reshape(N, H, W, C)), r·sum_gc, sum_g."
+        x, gamma = ctx.parents[0], ctx.parents[1].data
+        centered, inv_std, out = ctx.saved["centered"], ctx.saved["inv_std"], ctx.saved["out"]
+        n, c, h, w = x.shape
+        m = centered.shape[0]
+        g = channels_last(grad).reshape(-1, c)
+        if ctx.saved["relu"]:
+            g = np.where(out > 0, g, g.dtype.type(0))
+        sum_g = g.sum(axis=0)
+        sum_gc = (g * centered).sum(axis=0)
+        scale = gamma * inv_std
+        grad_x = g * scale
+        grad_x -= scale * sum_g / m
+        grad_x -= centered * (scale * inv_std * inv_std * sum_gc / m)
+        return as_nchw(grad_x.reshape(n, h, w, c)), inv_std * sum_gc, sum_g
+        #% endsolution
+
+
+class AcceleratedBatchNorm2d(AcceleratedLayer):
+    """Module 09's BatchNorm2d, optionally fused with the ReLU after it, on channels-last rows.
+
+    Training: per-channel sums over the (N·H·W, C) rows, the output written in one buffer and
+    clipped at 0 in place; running statistics are updated on the wrapped layer exactly as module
+    09 does. Evaluation: the wrapped layer (then ReLU). (N, C, H, W) -> same.
+    """
+
+    def __init__(self, batchnorm: BatchNorm2d, relu: bool = False):
+        self.batchnorm, self.relu = batchnorm, relu
+
+    def forward(self, x: Tensor) -> Tensor:
+        bn = self.batchnorm
+        if x.ndim != 4 or x.shape[1] != bn.num_features:
+            raise ValueError(f"AcceleratedBatchNorm2d expects input (N, {bn.num_features}, H, W), got {x.shape}")
+        if not self.training:
+            out = bn._normalise_with_running_stats(x)
+            return ReLU()(out) if self.relu else out
+        #% solution hint="rows = channels_last(x.data).reshape(-1, C) (M rows); mean = rows.sum(0) / M; centered = rows - mean; out = centered*centered, var = out.sum(0) / M; r = 1/sqrt(var + eps); out = centered*(γ·r) + β written into out; np.maximum(out, 0, out=out) if ReLU; update bn.running_mean / running_var as module 09 (unbiased var); save centered, inv_std, out, relu."
+        n, c, h, w = x.shape
+        rows = channels_last(x.data).reshape(-1, c)
+        m = rows.shape[0]
+        mean = rows.sum(axis=0) / m
+        centered = rows - mean
+        out = np.multiply(centered, centered)
+        var = out.sum(axis=0) / m
+        inv_std = 1 / np.sqrt(var + x.dtype.type(bn.eps))
+        np.multiply(centered, bn.gamma.data * inv_std, out=out)
+        out += bn.beta.data
+        if self.relu:
+            np.maximum(out, np.zeros(c, dtype=out.dtype), out=out)
+        bn.running_mean = (1 - bn.momentum) * bn.running_mean + bn.momentum * mean
+        bn.running_var = (1 - bn.momentum) * bn.running_var + bn.momentum * var * (m / max(m - 1, 1))
+        return Tensor._make(as_nchw(out.reshape(n, h, w, c)), AcceleratedBatchNormBackward, x, bn.gamma, bn.beta,
+                            centered=centered, inv_std=inv_std, out=out, relu=self.relu)
+        #% endsolution
+
+    def __repr__(self) -> str:
+        return f"Accelerated{self.batchnorm!r}" + (" + ReLU (fused)" if self.relu else "")
+
+
+def pool_blocks(x_nhwc: np.ndarray, kernel: int) -> np.ndarray:
+    """(N, H, W, C) -> (N, H_out, k, W_out, k, C) view of the non-overlapping k x k windows
+    (rows and columns past the last whole window are dropped, as module 09 does)."""
+    n, h, w, c = x_nhwc.shape
+    h_out, w_out = h // kernel, w // kernel
+    return x_nhwc[:, :h_out * kernel, :w_out * kernel].reshape(n, h_out, kernel, w_out, kernel, c)
+
+
+class AcceleratedMaxPool2dBackward(Function):
+    """Each output's gradient goes to the first position (row-major in its window) holding the max,
+    the position module 09's argmax picks."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        #% solution hint="blocks = pool_blocks(channels_last(x), k); g = channels_last(grad); zeros (N, Ho, k, Wo, k, C); for di, dj in row-major order: hit = (blocks[:, :, di, :, dj] == out) & ~taken; write g * hit there; taken |= hit. Reshape to (N, Ho·k, Wo·k, C), put it in a zero (N, H, W, C) array if rows were dropped, return as_nchw."
+        x = ctx.parents[0]
+        out, k = ctx.saved["out"], ctx.saved["kernel"]
+        blocks = pool_blocks(channels_last(x.data), k)
+        g = channels_last(grad)
+        grad_blocks = np.zeros(blocks.shape, dtype=g.dtype)
+        taken = np.zeros(out.shape, dtype=bool)
+        for di in range(k):
+            for dj in range(k):
+                hit = blocks[:, :, di, :, dj] == out
+                hit &= ~taken
+                taken |= hit
+                grad_blocks[:, :, di, :, dj] = g * hit
+        n, h_out, _, w_out, _, c = blocks.shape
+        grad_x = grad_blocks.reshape(n, h_out * k, w_out * k, c)
+        if grad_x.shape[1:3] != x.shape[2:]:
+            full = np.zeros((n, x.shape[2], x.shape[3], c), dtype=g.dtype)
+            full[:, :h_out * k, :w_out * k] = grad_x
+            grad_x = full
+        return (as_nchw(grad_x),)
+        #% endsolution
+
+
+class AcceleratedMaxPool2d(AcceleratedLayer):
+    """Module 09's MaxPool2d for non-overlapping windows (stride == kernel), on channels-last memory:
+    k² element-wise maxima over strided views instead of a window copy and an argmax."""
+
+    def __init__(self, pool: MaxPool2d):
+        if pool.stride != pool.kernel_size:
+            raise ValueError(f"AcceleratedMaxPool2d needs stride == kernel_size, got {pool!r}; keep module 09's layer")
+        self.pool = pool
+
+    def forward(self, x: Tensor) -> Tensor:
+        #% solution hint="blocks = pool_blocks(channels_last(x.data), k); out = copy of blocks[:, :, 0, :, 0], then np.maximum(out, blocks[:, :, di, :, dj], out=out) for the other offsets; return as_nchw(out) made with AcceleratedMaxPool2dBackward, saving out and kernel."
+        k = self.pool.kernel_size
+        blocks = pool_blocks(channels_last(x.data), k)
+        out = blocks[:, :, 0, :, 0].copy()
+        for di in range(k):
+            for dj in range(k):
+                if di or dj:
+                    np.maximum(out, blocks[:, :, di, :, dj], out=out)
+        return Tensor._make(as_nchw(out), AcceleratedMaxPool2dBackward, x, out=out, kernel=k)
+        #% endsolution
+
+    def __repr__(self) -> str:
+        return f"Accelerated{self.pool!r}"
+
+
+class FusedAttentionBackward(Function):
+    """One rule for the whole attention: dV = Wᵀg, dW = g Vᵀ, dS = W·(dW - Σ dW·W)·scale,
+    dQ = dS K, dK = dSᵀ Q (matmuls over the last two axes)."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        #% solution hint="weights, scale saved; grad_v = swapaxes(W) @ g; dw = g @ swapaxes(V); row = (dw * W).sum(-1, keepdims); dw -= row; dw *= W; dw *= scale (in place); grad_q = dw @ K; grad_k = swapaxes(dw) @ Q."
+        q, k, v = (parent.data for parent in ctx.parents)
+        weights, scale = ctx.saved["weights"], ctx.saved["scale"]
+        grad_v = np.matmul(np.swapaxes(weights, -1, -2), grad)
+        d_weights = np.matmul(grad, np.swapaxes(v, -1, -2))
+        d_weights -= (d_weights * weights).sum(axis=-1, keepdims=True)
+        d_weights *= weights
+        d_weights *= scale
+        return np.matmul(d_weights, k), np.matmul(np.swapaxes(d_weights, -1, -2), q), grad_v
+        #% endsolution
+
+
+def fused_attention(Q: Tensor, K: Tensor, V: Tensor, mask=None) -> Tensor:
+    """softmax(Q Kᵀ / √d, masked) V as one autograd node, the same values as module 12's
+    ``scaled_dot_product_attention`` output.
+
+    Shapes: Q (..., T_q, d), K (..., T_k, d), V (..., T_k, d_v) -> (..., T_q, d_v). The (.., T_q, T_k)
+    score buffer is scaled, masked, exponentiated and normalised in place and kept for backward:
+    one T² array where the composed version keeps four.
+    """
+    #% solution kind="vectorized" hint="scores = Q @ swapaxes(K); scores *= 1/sqrt(d) (in Q's dtype); np.copyto(scores, MASK_VALUE, where=~mask) when masked; subtract the row max, np.exp in place, divide by the row sum in place; out = scores @ V; Tensor._make(out, FusedAttentionBackward, Q, K, V, weights=scores, scale=scale)."
+    scale = Q.dtype.type(1.0 / np.sqrt(Q.shape[-1]))
+    scores = np.matmul(Q.data, np.swapaxes(K.data, -1, -2))
+    scores *= scale
+    if mask is not None:
+        keep = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        np.copyto(scores, scores.dtype.type(MASK_VALUE), where=~keep.astype(bool))
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    return Tensor._make(np.matmul(scores, V.data), FusedAttentionBackward, Q, K, V, weights=scores, scale=scale)
+    #% endsolution
+
+
+class AcceleratedMultiHeadAttention(AcceleratedLayer):
+    """Module 12's MultiHeadAttention with the attention core as one fused node. (B, T, D) -> (B, T, D)."""
+
+    def __init__(self, attention: MultiHeadAttention):
+        self.attention = attention
+
+    def forward(self, x: Tensor, mask=None, causal: bool = False) -> Tensor:
+        mha = self.attention
+        if causal:
+            causal_keep = np.tril(np.ones((x.shape[1], x.shape[1]), dtype=bool))
+            mask = causal_keep if mask is None else np.logical_and(mask, causal_keep)
+        if x.ndim != 3 or x.shape[-1] != mha.embed_dim:
+            raise ValueError(f"AcceleratedMultiHeadAttention expects (batch, seq, {mha.embed_dim}), got {x.shape}")
+        q, k, v = (mha.split_heads(proj(x)) for proj in (mha.q_proj, mha.k_proj, mha.v_proj))
+        return mha.out_proj(mha.merge_heads(fused_attention(q, k, v, mask)))
+
+    def __repr__(self) -> str:
+        return f"Accelerated{self.attention!r}"
+
+
+def accelerated_layer(layer, chunk: int = 8, workers: int = 1, pool=None):
+    """The accelerated version of one layer, or None when there is none (the layer is kept)."""
+    if isinstance(layer, Conv2d):
+        return AcceleratedConv2d(layer, chunk=chunk, workers=workers, pool=pool)
+    if isinstance(layer, BatchNorm2d):
+        return AcceleratedBatchNorm2d(layer)
+    if isinstance(layer, MaxPool2d) and layer.stride == layer.kernel_size:
+        return AcceleratedMaxPool2d(layer)
+    if isinstance(layer, MultiHeadAttention):
+        return AcceleratedMultiHeadAttention(layer)
+    return None
+
+
+def accelerate(model, chunk: int = 8, workers: int = 1):
+    """A new model computing what ``model`` computes on the accelerated path; ``model`` is unchanged.
+
+    Conv2d, BatchNorm2d, MaxPool2d (stride == kernel) and MultiHeadAttention become their
+    ``Accelerated*`` versions; in a Sequential a BatchNorm2d followed by a ReLU becomes one fused
+    layer. Other layers are rebuilt around their accelerated sub-layers (a shallow copy) or kept.
+    Parameters are shared, so ``model.parameters()`` and the result's are the same tensors.
+    Convolutions run in chunks of ``chunk`` images on ``workers`` threads (set BLAS to one thread
+    per worker, e.g. with threadpoolctl, when workers > 1). Call ``train()`` / ``eval()`` on the
+    model you run.
+    """
+    if chunk < 1 or workers < 1:
+        raise ValueError(f"chunk and workers must be positive integers, got chunk={chunk}, workers={workers}")
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tinytorch-accelerate") if workers > 1 else None
+    return _accelerate(model, dict(chunk=chunk, workers=workers, pool=pool))
+
+
+def _accelerate(model, options: dict):
+    if isinstance(model, AcceleratedLayer) or not isinstance(model, Layer):
+        return model
+    if isinstance(model, Sequential):
+        return Sequential(*_accelerate_sequence(list(model.layers), options))
+    replacement = accelerated_layer(model, **options)
+    if replacement is not None:
+        replacement.training = model.training
+        return replacement
+    clone = copy.copy(model)
+    for name, value in vars(model).items():
+        if isinstance(value, Layer):
+            setattr(clone, name, _accelerate(value, options))
+        elif isinstance(value, list) and any(isinstance(item, Layer) for item in value):
+            setattr(clone, name, [_accelerate(item, options) for item in value])
+    return clone
+
+
+def _accelerate_sequence(layers: list, options: dict) -> list:
+    """Accelerate each layer; fuse BatchNorm2d + ReLU pairs into one layer."""
+    result = []
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        if isinstance(layer, BatchNorm2d) and i + 1 < len(layers) and isinstance(layers[i + 1], ReLU):
+            fused = AcceleratedBatchNorm2d(layer, relu=True)
+            fused.training = layer.training
+            result.append(fused)
+            i += 2
+            continue
+        result.append(_accelerate(layer, options))
+        i += 1
+    return result

@@ -1,0 +1,170 @@
+"""Module 18: the accelerated path computes what modules 09 and 12 compute: values and gradients.
+
+Each test runs the same input and the same upstream gradient through the module-09/12 layer and
+through its accelerated version (which shares its parameters), and compares outputs, the input's
+gradient and every parameter's gradient to float32 tolerance.
+"""
+
+import numpy as np
+import pytest
+
+from tinytorch.core.activations import ReLU
+from tinytorch.core.attention import MultiHeadAttention
+from tinytorch.core.layers import Linear, Sequential
+from tinytorch.core.spatial import BatchNorm2d, Conv2d, Flatten, MaxPool2d
+from tinytorch.core.tensor import Tensor
+from tinytorch.perf.acceleration import (AcceleratedBatchNorm2d, AcceleratedConv2d, AcceleratedMaxPool2d,
+                                         AcceleratedMultiHeadAttention, accelerate, flipped_weight_matrix,
+                                         fused_attention, im2col_nhwc)
+
+TOLERANCE = dict(rtol=1e-4, atol=5e-5)
+
+
+def _run(model, x, upstream, **kwargs):
+    """(output, d input, [d parameter]) for one forward and backward with the given upstream gradient."""
+    model.zero_grad()
+    inputs = Tensor(x, requires_grad=True)
+    out = model(inputs, **kwargs)
+    (out * Tensor(upstream)).sum().backward()
+    return out.data, inputs.grad.data, [p.grad.data for p in model.parameters()]
+
+
+def _assert_same_values_and_gradients(plain, fast, x, **kwargs):
+    out = plain(Tensor(x), **kwargs)
+    upstream = np.random.default_rng(5).standard_normal(out.shape).astype(np.float32)
+    expected, got = _run(plain, x, upstream, **kwargs), _run(fast, x, upstream, **kwargs)
+    np.testing.assert_allclose(got[0], expected[0], **TOLERANCE, err_msg="forward values differ")
+    np.testing.assert_allclose(got[1], expected[1], **TOLERANCE, err_msg="input gradients differ")
+    assert len(got[2]) == len(expected[2])
+    for fast_grad, plain_grad in zip(got[2], expected[2]):
+        np.testing.assert_allclose(fast_grad, plain_grad, **TOLERANCE, err_msg="parameter gradients differ")
+
+
+def _images(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def test_im2col_nhwc_lays_out_each_window_as_a_row():
+    padded = np.arange(2 * 4 * 4 * 3, dtype=np.float32).reshape(2, 4, 4, 3)
+    cols = im2col_nhwc(padded, (3, 3), 1)
+    assert cols.shape == (2, 2, 2, 3, 3, 3)
+    np.testing.assert_array_equal(cols[1, 0, 1], padded[1, 0:3, 1:4, :])
+    strided = im2col_nhwc(padded, (2, 2), 2)
+    np.testing.assert_array_equal(strided[0, 1, 1], padded[0, 2:4, 2:4, :])
+
+
+def test_im2col_nhwc_fills_a_given_buffer():
+    padded = _images((1, 5, 5, 2))
+    buffer = np.zeros((1, 3, 3, 3, 3, 2), np.float32)
+    result = im2col_nhwc(padded, (3, 3), 1, out=buffer)
+    np.testing.assert_array_equal(result, im2col_nhwc(padded, (3, 3), 1))
+
+
+def test_flipped_weight_matrix_turns_the_kernel_and_swaps_channels():
+    weight = np.arange(2 * 3 * 2 * 2, dtype=np.float32).reshape(2, 3, 2, 2)  # (F=2, C=3, 2, 2)
+    flipped = flipped_weight_matrix(weight)
+    assert flipped.shape == (2 * 2 * 2, 3)
+    np.testing.assert_array_equal(flipped[0], weight[0, :, 1, 1])  # row (di=0, dj=0, f=0)
+    np.testing.assert_array_equal(flipped[2 * 2 * 2 - 1], weight[1, :, 0, 0])  # row (1, 1, f=1)
+
+
+@pytest.mark.parametrize("stride,padding", [(1, 1), (1, 0), (2, 1)])
+def test_accelerated_conv_matches_module_09(stride, padding):
+    conv = Conv2d(3, 5, 3, stride=stride, padding=padding, rng=np.random.default_rng(1))
+    conv.bias.data = _images((5,), seed=2)
+    _assert_same_values_and_gradients(conv, AcceleratedConv2d(conv, chunk=2), _images((3, 3, 8, 8)))
+
+
+def test_accelerated_conv_without_bias_and_with_one_image_per_chunk():
+    conv = Conv2d(4, 6, 3, padding=1, bias=False, rng=np.random.default_rng(3))
+    _assert_same_values_and_gradients(conv, AcceleratedConv2d(conv, chunk=1), _images((3, 4, 6, 6)))
+
+
+def test_accelerated_conv_on_two_threads_matches_module_09():
+    conv = Conv2d(3, 4, 3, padding=1, rng=np.random.default_rng(4))
+    fast = accelerate(Sequential(conv), chunk=1, workers=2)
+    assert isinstance(fast[0], AcceleratedConv2d)
+    _assert_same_values_and_gradients(Sequential(conv), fast, _images((5, 3, 6, 6)))
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_accelerated_batchnorm_matches_module_09(relu):
+    bn = BatchNorm2d(4)
+    bn.gamma.data = _images((4,), seed=6)
+    bn.beta.data = _images((4,), seed=7)
+    plain = Sequential(bn, ReLU()) if relu else Sequential(bn)
+    x = _images((3, 4, 5, 5)) * 2 + 1
+    _assert_same_values_and_gradients(plain, Sequential(AcceleratedBatchNorm2d(bn, relu=relu)), x)
+
+
+def test_accelerated_batchnorm_updates_the_running_statistics_like_module_09():
+    x = _images((4, 3, 5, 5)) * 3 + 2
+    plain, wrapped = BatchNorm2d(3), BatchNorm2d(3)
+    plain(Tensor(x))
+    AcceleratedBatchNorm2d(wrapped, relu=True)(Tensor(x))
+    np.testing.assert_allclose(wrapped.running_mean, plain.running_mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(wrapped.running_var, plain.running_var, rtol=1e-5, atol=1e-6)
+
+
+def test_accelerated_batchnorm_in_evaluation_uses_the_running_statistics():
+    bn = BatchNorm2d(2)
+    x = _images((3, 2, 4, 4)) + 1
+    for _ in range(3):
+        bn(Tensor(x))
+    fused = AcceleratedBatchNorm2d(bn, relu=True)
+    bn.eval()
+    fused.eval()
+    expected = np.maximum(bn(Tensor(x)).data, 0)
+    np.testing.assert_allclose(fused(Tensor(x)).data, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_accelerated_maxpool_matches_module_09():
+    pool = MaxPool2d(2)
+    _assert_same_values_and_gradients(Sequential(pool), Sequential(AcceleratedMaxPool2d(pool)), _images((2, 3, 6, 8)))
+
+
+def test_accelerated_maxpool_sends_a_tied_gradient_to_the_first_maximum():
+    x = np.ones((1, 1, 2, 2), np.float32)
+    inputs = Tensor(x, requires_grad=True)
+    AcceleratedMaxPool2d(MaxPool2d(2))(inputs).sum().backward()
+    np.testing.assert_array_equal(inputs.grad.data, [[[[1.0, 0.0], [0.0, 0.0]]]])
+
+
+def test_accelerated_maxpool_refuses_overlapping_windows():
+    with pytest.raises(ValueError, match="stride"):
+        AcceleratedMaxPool2d(MaxPool2d(3, stride=2))
+
+
+def test_fused_attention_matches_module_12():
+    attention = MultiHeadAttention(8, 2, rng=np.random.default_rng(8))
+    x = _images((2, 5, 8), seed=9)
+    _assert_same_values_and_gradients(attention, AcceleratedMultiHeadAttention(attention), x, causal=True)
+
+
+def test_fused_attention_hides_masked_keys():
+    rng = np.random.default_rng(10)
+    q, k = Tensor(rng.standard_normal((1, 3, 4))), Tensor(rng.standard_normal((1, 3, 4)))
+    v = Tensor(np.arange(12.0).reshape(1, 3, 4))
+    mask = np.array([[True, False, False], [True, True, False], [True, True, True]])
+    out = fused_attention(q, k, v, mask)
+    np.testing.assert_allclose(out.data[0, 0], v.data[0, 0], rtol=1e-7)  # the first query sees only key 0
+
+
+def test_accelerate_rewrites_a_cnn_and_shares_its_parameters():
+    rng = np.random.default_rng(11)
+    model = Sequential(Conv2d(3, 4, 3, padding=1, rng=rng), BatchNorm2d(4), ReLU(), MaxPool2d(2),
+                       Flatten(), Linear(4 * 3 * 3, 2, rng=rng))
+    fast = accelerate(model)
+    kinds = [type(layer).__name__ for layer in fast]
+    assert kinds == ["AcceleratedConv2d", "AcceleratedBatchNorm2d", "AcceleratedMaxPool2d", "Flatten", "Linear"]
+    assert "Accelerated" in repr(fast)
+    assert [type(layer).__name__ for layer in model][:3] == ["Conv2d", "BatchNorm2d", "ReLU"]  # original kept
+    fast_parameters, parameters = fast.parameters(), model.parameters()
+    assert len(fast_parameters) == len(parameters)
+    assert all(a is b for a, b in zip(fast_parameters, parameters))
+    _assert_same_values_and_gradients(model, fast, _images((2, 3, 6, 6)))
+
+
+def test_accelerate_rejects_nonsense_options():
+    with pytest.raises(ValueError, match="chunk"):
+        accelerate(Sequential(Conv2d(1, 1, 3)), chunk=0)
