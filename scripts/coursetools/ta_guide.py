@@ -19,6 +19,7 @@ Sources, all committed:
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import multiprocessing
@@ -221,15 +222,30 @@ def changed_lines(diff: str) -> dict[str, set[int]]:
     return changed
 
 
-def regions_touched(course: Course, mistake: Mistake) -> list[Region]:
-    """The solution regions of the reference whose lines the mistake's diff changes."""
+def regions_touched(course: Course, module: Module, mistake: Mistake) -> list[Region]:
+    """The solution regions of the reference whose lines the mistake changes.
+
+    The patch is applied (``git apply`` finds its hunks by context, so edits elsewhere in the file
+    do not matter); only a patch that no longer applies falls back to its hunks' line numbers."""
+    try:
+        changed = {path: applied_changes(course, path, text)
+                   for path, text in apply_mistake(course, module, mistake).items()}
+    except CatalogueError:
+        changed = changed_lines(diff_of(mistake))
     found: list[Region] = []
-    for relative, lines in changed_lines(diff_of(mistake)).items():
+    for relative, lines in changed.items():
         source = course.root / "reference" / relative
         if source.is_file():
             found += [r for r in find_regions(source.read_text(encoding="utf-8"), relative)
                       if any(r.start_line < line <= r.end_line for line in lines)]
     return found
+
+
+def applied_changes(course: Course, relative: str, changed: str) -> set[int]:
+    """1-based lines of the reference file that ``changed`` (the file with a mistake) differs in."""
+    original = (course.root / "reference" / relative).read_text(encoding="utf-8").splitlines()
+    matcher = difflib.SequenceMatcher(a=original, b=changed.splitlines(), autojunk=False)
+    return {first + 1 for tag, first, _, _, _ in matcher.get_opcodes() if tag != "equal"}
 
 
 def fallback_hint(regions: list[Region]) -> str:
@@ -283,7 +299,7 @@ def symptom_lines(tests: list[FailedTest]) -> list[str]:
 def mistake_section(course: Course, module: Module, mistake: Mistake, symptom: dict | None,
                     report_entry: dict | None) -> list[str]:
     did, hint = split_hint(mistake.description)
-    regions = regions_touched(course, mistake)
+    regions = regions_touched(course, module, mistake)
     where = ", ".join(f"`{r.name}`" for r in regions) or "no solution region"
     tests = failed_tests(symptom, report_entry)
     lost = (symptom or report_entry or {}).get("points_lost")

@@ -66,7 +66,7 @@ def test_a_hint_paragraph_of_the_description_becomes_the_tas_hint():
 def test_changed_lines_of_a_patch_name_its_region(course):
     module = course.module("01")
     mistake = next(m for m in load_catalogue(course, module) if m.name == "floor_division")
-    assert [r.name for r in ta_guide.regions_touched(course, mistake)] == ["Tensor.__truediv__"]
+    assert [r.name for r in ta_guide.regions_touched(course, module, mistake)] == ["Tensor.__truediv__"]
 
 
 @pytest.mark.slow
