@@ -168,11 +168,12 @@ def summary_markdown(course: Course) -> str:
                      f"{mutation.get('survived', '-')} | {mutation.get('equivalent_marked', '-')} | "
                      f"{mutation.get('score', '-')}% | {shortcut_cell} | {caught}/{len(mistakes)} | "
                      f"{_run_kind(data)} | {data.get('seconds', 0):g} s |")
-        reasons += [f"- {module.dirname} `{entry['id'].split('::', 1)[1]}`: {entry['reason']}"
+        unproven = "" if "shortcuts" in data else " **(not re-proven: the report predates property checks)**"
+        reasons += [f"- {module.dirname} `{entry['id'].split('::', 1)[1]}`: {entry['reason']}{unproven}"
                     for entry in data.get("equivalent", [])]
     if reasons:
-        lines += ["", "Equivalent marks (each confirmed by its randomized property in the run that wrote the report):",
-                  "", *reasons]
+        lines += ["", "Equivalent marks and their reasons (a report written since property checks says which "
+                  "property confirmed each):", "", *reasons]
     return "\n".join(lines) + "\n"
 
 
