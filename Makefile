@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 JOBS   ?= 2
 
-.PHONY: help setup data test release-module release-all grade grade-batch report milestone benchmark validate clean
+.PHONY: help setup data test release-module release-all grade grade-batch report milestone benchmark validate site ta-guide lessons clean
 
 help:
 	@echo "make setup                                   create $(VENV) with everything, tinytorch editable"
@@ -16,6 +16,9 @@ help:
 	@echo "make grade MODULE=01 SUBMISSION=dir [RESULTS=file]   grade one submission like Gradescope"
 	@echo "make milestone M=04 [ARGS=--quick]           run a milestone"
 	@echo "make benchmark                               print the CNN training-step benchmark"
+	@echo "make site [SUBMISSIONS=dir]                  the course website into dist/site/ (offline; open dist/site/index.html)"
+	@echo "make ta-guide [GRADE='01 02'|all]            docs/guides/ta.md (GRADE: first grade those modules' mistakes)"
+	@echo "make lessons [MODULE=01]                     check the lessons in reference/lessons/"
 	@echo "make validate [MODULE=01] [CATALOGUE=1] [SAMPLE=n] [SURVIVORS=1]   mutation score + mistakes catalogue (all released modules without MODULE)"
 
 setup:
@@ -59,6 +62,15 @@ validate:
 
 benchmark:
 	$(PY) benchmarks/cnn_step.py
+
+site:
+	$(PY) -m coursetools site $(if $(SUBMISSIONS),--submissions $(SUBMISSIONS))
+
+ta-guide:
+	$(PY) -m coursetools ta-guide $(if $(GRADE),--grade $(GRADE))
+
+lessons:
+	$(PY) -m coursetools.lessons $(MODULE)
 
 clean:
 	rm -rf dist
