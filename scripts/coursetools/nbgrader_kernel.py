@@ -8,10 +8,10 @@ registers the cell magic each test cell starts with::
     %%tinytorch_tests test_creation.py --points 10
     <the test file's source, exactly as in tests/01_tensor/test_creation.py>
 
-The magic makes the notebook's definitions importable under the module's package path (a module
-object built from the kernel's namespace replaces ``tinytorch.core.tensor`` in ``sys.modules``),
-writes the cell's source and the course ``conftest.py`` (fixtures ``rng``, ``gradcheck``) into a
-fresh temporary folder, and runs pytest on it in this process. So every fixture, parametrization
+``setup`` turns the kernel's namespace into the module itself (``tinytorch.core.tensor`` in
+``sys.modules`` is the notebook's globals); the magic writes the cell's source and the course
+``conftest.py`` (fixtures ``rng``, ``gradcheck``) into a fresh temporary folder and runs pytest on
+it in this process. So every fixture, parametrization
 and ``pytest.raises`` of the real test file works unchanged, and a test is the same test on
 Gradescope, in ``tito`` and here.
 
@@ -51,11 +51,8 @@ CONFTEST = "conftest.py"
 PYTEST_ARGS = ("-q", "--tb=short", "-p", "no:cacheprovider", "--capture=sys", "--import-mode=importlib")
 """Quiet output, no cache folder, sys-level capture (a kernel's stdout is not fd 1), and imports by
 path so a re-run never meets a stale module of the same name."""
-KERNEL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "__builtins__", "__name__", "__doc__"})
-KERNEL_HISTORY = re.compile(r"^_(?:_{0,2}|i{1,3}|\d+|i\d+|ih|oh|dh)$")
 REFERENCE_LINE = re.compile(r"^# ---- reference copy: (?P<path>\S+) ----$", re.M)
 """Starts a reference file's source in a hidden test cell (after the tests)."""
-_MODULE: dict[str, str] = {}
 
 
 class TestFileError(RuntimeError):
@@ -63,31 +60,46 @@ class TestFileError(RuntimeError):
 
 
 def setup(module_name: str) -> None:
-    """Register ``%%tinytorch_tests`` in this kernel; the notebook's code is ``module_name``."""
+    """Make this kernel's namespace the module ``module_name`` and register ``%%tinytorch_tests``.
+
+    From here on the notebook's cells run in that module's globals: ``tinytorch.core.tensor`` in
+    ``sys.modules`` is the notebook itself, its classes say ``__module__ == "tinytorch.core.tensor"``,
+    and a test that patches a module global (``monkeypatch.setattr(training, "print", ...)``)
+    reaches the student's functions exactly as when the module is a file.
+    """
     from IPython import get_ipython
 
     shell = get_ipython()
     if shell is None:
         raise RuntimeError("tinytorch_nbgrader.setup() runs inside a Jupyter kernel (a notebook), not plain Python")
-    _MODULE["name"] = module_name
+    module = types.ModuleType(module_name)
+    module.__dict__.update({key: value for key, value in shell.user_ns.items() if key != "__name__"})
+    module.__file__ = os.path.join(os.getcwd(), "<notebook>")
+    shell.user_module, shell.user_ns = module, module.__dict__
+    shell.ns_table["user_global"] = shell.ns_table["user_local"] = module.__dict__
+    register_module(module)
     shell.register_magic_function(_tests_magic, magic_kind="cell", magic_name=MAGIC)
 
 
-def _tests_magic(line: str, cell: str):
-    from IPython import get_ipython
+def register_module(module: types.ModuleType) -> None:
+    """Put ``module`` in ``sys.modules`` under its name and on its parent package (imported first)."""
+    parent_name, _, leaf = module.__name__.rpartition(".")
+    sys.modules[module.__name__] = module
+    if parent_name:
+        setattr(importlib.import_module(parent_name), leaf, module)
 
+
+def _tests_magic(line: str, cell: str):
     options = argparse.ArgumentParser(prog=f"%%{MAGIC}")
     options.add_argument("file_name")
     options.add_argument("--points", type=float, required=True)
     options.add_argument("--max-ratio", type=float, help="a timed group's largest student/reference time ratio")
     args = options.parse_args(shlex.split(line))
-    return run_tests(args.file_name, cell, points=args.points, namespace=get_ipython().user_ns,
-                     module_name=_MODULE["name"], max_ratio=args.max_ratio)
+    return run_tests(args.file_name, cell, points=args.points, max_ratio=args.max_ratio)
 
 
-def run_tests(file_name: str, source: str, *, points: float, namespace: dict, module_name: str,
-              max_ratio: float | None = None) -> float | None:
-    """Run ``source`` as test file ``file_name`` against ``namespace`` as ``module_name``.
+def run_tests(file_name: str, source: str, *, points: float, max_ratio: float | None = None) -> float | None:
+    """Run ``source`` as test file ``file_name`` (against the modules in ``sys.modules``: the notebook's).
 
     ``source`` may end with reference copies (``# ---- reference copy: tinytorch/x.py ----`` + code).
     Returns None when every test passed (nbgrader: full points) or the points earned otherwise.
@@ -95,7 +107,6 @@ def run_tests(file_name: str, source: str, *, points: float, namespace: dict, mo
     if "def test" not in source:
         print(f"{file_name}: hidden tests; they run when the assignment is graded (0 of {points:g} points here).")
         return 0.0
-    install_module(module_name, namespace)
     tests, references = split_references(source)
     fixtures = GraderFixtures(max_ratio=max_ratio, references=references)
     outcomes = _run_pytest(file_name, tests, fixtures)
@@ -110,23 +121,6 @@ def run_tests(file_name: str, source: str, *, points: float, namespace: dict, mo
     earned = round(points * passed / total, 4)
     print(f"{file_name}: {passed} of {total} tests passed, {earned:g} of {points:g} points.")
     return earned
-
-
-def install_module(module_name: str, namespace: dict) -> types.ModuleType:
-    """Make the kernel's definitions importable as ``module_name`` (its parent package imported first)."""
-    parent_name, _, leaf = module_name.rpartition(".")
-    module = types.ModuleType(module_name, namespace.get("__doc__"))
-    module.__dict__.update({key: value for key, value in namespace.items() if not _kernel_name(key)})
-    module.__file__ = os.path.join(os.getcwd(), "<notebook>")
-    sys.modules[module_name] = module
-    if parent_name:
-        setattr(importlib.import_module(parent_name), leaf, module)
-    return module
-
-
-def _kernel_name(key: str) -> bool:
-    """IPython's own names in the user namespace (In, Out, _, _i3, exit ...), not the student's."""
-    return key in KERNEL_NAMES or KERNEL_HISTORY.match(key) is not None
 
 
 def split_references(source: str) -> tuple[str, dict[str, str]]:

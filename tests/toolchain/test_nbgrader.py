@@ -130,7 +130,7 @@ def test_a_timed_group_carries_its_ratio_and_the_reference_copy_only_inside_its_
 
 # ---------------------------------------------------------------------- the kernel-side runner
 RUNNER_SCRIPT = textwrap.dedent("""
-    import json, sys
+    import json, sys, types
     from pathlib import Path
     import tinytorch_nbgrader as runner
     from coursetools.manifest import load_course
@@ -139,23 +139,20 @@ RUNNER_SCRIPT = textwrap.dedent("""
 
     course = load_course(Path(sys.argv[1]))
     module = course.module("01")
-    namespace = {"__name__": "__main__"}
-    exec(compile(solution_source(course, module, module.files[0]), "<notebook>", "exec"), namespace)
+    notebook = types.ModuleType(module.package)  # what setup() makes of the kernel's namespace
+    exec(compile(solution_source(course, module, module.files[0]), "<notebook>", "exec"), notebook.__dict__)
+    runner.register_module(notebook)
     tests = (course.root / "tests/01_tensor/test_reductions.py").read_text()
-    report = {"full": runner.run_tests("test_reductions.py", tests, points=10, namespace=namespace,
-                                       module_name=module.package)}
+    report = {"full": runner.run_tests("test_reductions.py", tests, points=10)}
 
     def broken_max(self, axis=None, keepdims=False):
         raise NotImplementedError("max")
 
-    namespace["Tensor"].max = broken_max
-    report["partial"] = runner.run_tests("test_reductions.py", tests, points=10, namespace=namespace,
-                                         module_name=module.package)
-    report["stripped"] = runner.run_tests("test_hidden.py", "# heading only", points=30, namespace=namespace,
-                                          module_name=module.package)
+    notebook.Tensor.max = broken_max
+    report["partial"] = runner.run_tests("test_reductions.py", tests, points=10)
+    report["stripped"] = runner.run_tests("test_hidden.py", "# heading only", points=30)
     try:
-        runner.run_tests("test_broken.py", "def test_x(:\\n    pass", points=5, namespace=namespace,
-                         module_name=module.package)
+        runner.run_tests("test_broken.py", "def test_x(:\\n    pass", points=5)
     except runner.TestFileError as error:
         report["broken"] = str(error)
     timed = (
@@ -168,8 +165,14 @@ RUNNER_SCRIPT = textwrap.dedent("""
         "    assert max_ratio == 2.0\\n"
         + "\\n" + REFERENCE_COPY.format(path=module.files[0]) + "\\n"
         + render_file(course, module, module.files[0], "solution"))
-    report["timed"] = runner.run_tests("test_timed.py", timed, points=5, namespace=namespace,
-                                       module_name=module.package, max_ratio=2.0)
+    report["timed"] = runner.run_tests("test_timed.py", timed, points=5, max_ratio=2.0)
+    patched = (
+        "import tinytorch.core.tensor as mine\\n"
+        "def test_patch_reaches_the_notebook_functions(monkeypatch):\\n"
+        "    monkeypatch.setattr(mine, '_GRAD_ENABLED', False)\\n"
+        "    assert mine.is_grad_enabled() is False\\n")
+    report["patched"] = runner.run_tests("test_patched.py", patched, points=1)
+    report["restored"] = notebook._GRAD_ENABLED
     report["leftovers"] = sorted(p.name for p in Path.cwd().glob(".tinytorch-tests-*"))
     print("REPORT " + json.dumps(report))
 """)
@@ -189,6 +192,7 @@ def test_the_kernel_runner_scores_like_the_manifest_and_provides_the_grader_fixt
     assert "no test ran" in report["broken"]
     assert report["timed"] is None  # reference copy loaded apart from the notebook's, ratio given
     assert "test_timed: made_up_ratio = 1.5" in done.stdout
+    assert report["patched"] is None and report["restored"] is True  # monkeypatch reached the notebook's globals
     assert report["leftovers"] == []
 
 
