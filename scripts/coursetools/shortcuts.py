@@ -16,8 +16,8 @@ and this file generates one variant per such region, by rule:
   (a region holding whole ``def``s gets it as each function's body);
 - ``integer``: every cast to an integer dtype becomes a float32 cast, rounding calls
   (``np.rint``/``round``/``floor``/``trunc``) are dropped, ``//`` becomes ``/``;
-- ``vectorized``: every matrix product (``a @ b``, ``np.matmul``, ``np.dot``) is computed by a
-  Python loop: over the rows of ``a`` for NumPy arrays, over the contraction index for autograd
+- ``vectorized``: every matrix product (``a @ b``, ``np.matmul``, ``np.dot``, ``out=`` kept) is
+  computed by a Python loop: over the rows of ``a`` for NumPy arrays, over the contraction index for autograd
   Tensors (slices, a broadcast multiply and a running sum, so the gradients stay right);
 - ``in-place``: ``x[i] = v`` and ``x[i] += v`` on a name or attribute become a fresh copy with
   the slice set, bound back to the same name; ``x += v`` becomes ``x = x + v``.
@@ -43,11 +43,11 @@ HELPER_PREFIX = "_shortcut_"
 
 LOOP_MATMUL = '''
 
-def _shortcut_loop_matmul(a, b, dot=False):
+def _shortcut_loop_matmul(a, b, dot=False, out=None):
     """a @ b in a Python loop (a shortcut variant: the vectorized product written as loops)."""
     import numpy
     if dot and (numpy.ndim(a) > 2 or numpy.ndim(b) > 2):
-        return numpy.dot(a, b)  # N-d np.dot is not a matmul; left as written
+        return numpy.dot(a, b, out=out)  # N-d np.dot is not a matmul; left as written
     if hasattr(a, "backward") or hasattr(b, "backward"):
         tensor = type(a) if hasattr(a, "backward") else type(b)
         a = a if hasattr(a, "backward") else tensor(a)
@@ -66,11 +66,15 @@ def _shortcut_loop_matmul(a, b, dot=False):
     batch = numpy.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     a = numpy.broadcast_to(a, batch + a.shape[-2:])
     b = numpy.broadcast_to(b, batch + b.shape[-2:])
-    out = numpy.empty(batch + (a.shape[-2], b.shape[-1]), dtype=numpy.result_type(a, b))
+    result = numpy.empty(batch + (a.shape[-2], b.shape[-1]), dtype=numpy.result_type(a, b))
     for index in numpy.ndindex(*batch, a.shape[-2]):
-        out[index] = a[index] @ b[index[:-1]]
-    out = out[..., 0, :] if vector_a else out
-    return out[..., 0] if vector_b else out
+        result[index] = a[index] @ b[index[:-1]]
+    result = result[..., 0, :] if vector_a else result
+    result = result[..., 0] if vector_b else result
+    if out is None:
+        return result
+    out[...] = result
+    return out
 '''
 
 FRESH_SETITEM = '''
@@ -250,12 +254,13 @@ class _LoopedMatmul(ast.NodeTransformer):
     def visit_Call(self, node: ast.Call):
         self.generic_visit(node)
         if (isinstance(node.func, ast.Attribute) and node.func.attr in MATMUL_CALLS and len(node.args) == 2
-                and not node.keywords and isinstance(node.func.value, ast.Name)
+                and all(keyword.arg == "out" for keyword in node.keywords) and isinstance(node.func.value, ast.Name)
                 and node.func.value.id in ("np", "numpy")):
             self.changed += 1
             call = _call("_shortcut_loop_matmul", node.args)
+            call.keywords = list(node.keywords)  # out=... is kept: the loop writes its result there
             if node.func.attr == "dot":
-                call.keywords = [ast.keyword(arg="dot", value=ast.Constant(True))]
+                call.keywords.append(ast.keyword(arg="dot", value=ast.Constant(True)))
             return call
         return node
 

@@ -223,3 +223,15 @@ def test_every_declared_kind_in_the_reference_yields_a_variant(course):
             if path.is_file():
                 count += len(shortcuts_of_file(path.read_text(encoding="utf-8"), relative))
     assert count >= 7
+
+
+def test_the_loop_variant_writes_into_the_out_array_of_np_matmul():
+    source = ("import numpy as np\n\n\ndef into(a, b, out):\n    #% solution kind=\"vectorized\"\n"
+              "    np.matmul(a, b, out=out)\n    #% endsolution\n    return out\n")
+    looped = load(variant_of(source, "into"), "toy_out")
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    target = np.zeros((4, 2))
+    assert looped.into(a, b, target) is target
+    np.testing.assert_allclose(target, a @ b, rtol=1e-12)
+    assert "_shortcut_loop_matmul(a, b, out=out)" in variant_of(source, "into")
