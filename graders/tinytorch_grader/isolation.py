@@ -271,12 +271,13 @@ def _probe_all() -> Available:
 
 
 def _probe_view() -> bool:
+    python = os.path.abspath(sys.executable)  # a path with ".." in it has no way up inside a view
     try:
-        namespaces = Namespaces(network=False, ipc=False, view=View(runtime=runtime_paths(sys.executable)))
+        namespaces = Namespaces(network=False, ipc=False, view=View(runtime=runtime_paths(python)))
     except (OSError, ValueError):
         return False
     try:
-        return _probe(namespaces, [sys.executable, "-S", "-c", "import os; os.listdir('/tmp')"])
+        return _probe(namespaces, [python, "-S", "-c", "import os; os.listdir('/tmp')"])
     finally:
         namespaces.close()
 

@@ -141,12 +141,14 @@ def interpreter(uid: int | None) -> tuple[str, list[str]] | None:
     """The Python the child runs and extra sys.path entries it needs; None when the sandbox uid
     can reach no suitable Python (then the caller runs the child as its own user).
 
-    The grader's own Python when the sandbox uid can reach it (Gradescope's /autograder/venv);
-    otherwise (a Python under /root, say) the system python3.X of the same version with the
-    grader's site-packages on PYTHONPATH, when those are readable.
+    The grader's own Python when the sandbox uid can reach it (Gradescope's /autograder/venv, or any
+    Python inside a filesystem view, which opens the folders above the runtime); otherwise (a Python
+    under /root without a view) the system python3.X of the same version with the grader's
+    site-packages on PYTHONPATH, when those are readable.
     """
-    if uid is None or _world_reachable(Path(sys.executable)) and _world_reachable(Path(sys.base_prefix) / "lib"):
-        return sys.executable, []
+    in_view = uid is not None and isolation.available().filesystem
+    if uid is None or _reachable(Path(sys.executable), in_view) and _reachable(Path(sys.base_prefix) / "lib", in_view):
+        return os.path.abspath(sys.executable), []  # no "..": a view has no folder to go up through
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     site = list(dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]))
     for folder in ("/usr/bin", "/usr/local/bin"):
@@ -161,13 +163,26 @@ UNREACHABLE_PYTHON = ("the grader's Python is in a folder an unprivileged user c
                       "(setup.sh uses /autograder/venv)")
 
 
-def _world_reachable(path: Path) -> bool:
-    """Every folder on the way is searchable by others and the target readable by others."""
+def _reachable(path: Path, in_view: bool) -> bool:
+    """Whether the sandbox uid can read ``path``. In a filesystem view the folders above a runtime
+    folder are the view's own (open to all), so only those from the runtime folder down count."""
+    if not in_view:
+        return _world_reachable(path)
+    target = path.resolve()
+    tops = [top for top in [*isolation.runtime_paths(sys.executable), *map(Path, isolation.SYSTEM_PATHS)]
+            if top == target or top in target.parents]
+    return bool(tops) and _world_reachable(target, below=max(tops, key=lambda top: len(top.parts)))
+
+
+def _world_reachable(path: Path, below: Path | None = None) -> bool:
+    """Every folder on the way (from ``below`` down, when given) is searchable by others and the
+    target readable by others."""
     try:
         target = path.resolve()
         if not target.stat().st_mode & 0o004:
             return False
-        return all(parent.stat().st_mode & 0o001 for parent in target.parents)
+        way = [p for p in target.parents if below is None or p == below or below in p.parents]
+        return all(parent.stat().st_mode & 0o001 for parent in way)
     except OSError:
         return False
 
@@ -190,7 +205,9 @@ def spawn(command: list[str], *, cwd: Path, env: dict, limits: Limits, uid: int 
 
     stdout and stderr go to one pipe (``process.stdout``) the caller must drain (``CappedReader``);
     stdin is /dev/null; only ``pass_fds`` are inherited. ``cpu_seconds`` caps CPU time (default:
-    none; the caller keeps a wall clock). The caller ends it with ``kill_everything``.
+    none; the caller keeps a wall clock). ``confine=False`` leaves out the namespaces and the view,
+    for a trusted process that confines the ones it starts itself. The caller ends it with
+    ``kill_everything``.
     """
     found = isolation.available() if confine else isolation.Available(False, False, False, ())
     record = Isolation(uid=uid, network=found.network, ipc=found.ipc, filesystem=found.filesystem,
