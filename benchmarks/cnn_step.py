@@ -1,39 +1,51 @@
-"""Benchmark: one training step of the milestone CNN in tinytorch, and in PyTorch-CPU when installed.
+"""Benchmark: one training step of the milestone CNN: module 09's path, module 18's accelerated path, PyTorch-CPU.
 
 The CNN of milestone 04 (conv3x3 3->32->32, pool, 32->64->64, pool, 64->128, pool, linear 2048->10,
-BatchNorm + ReLU after each conv), batch 128, float32, one forward + backward + SGD step.
-Runs alternate between the two frameworks in one process and report medians, so machine load
-affects both alike; the ratio is what to compare across machines. Also times Conv2d forward and
-backward alone. PyTorch is optional (``pip install torch``), never a dependency.
+BatchNorm + ReLU after each conv), batch 128, float32, one forward + backward + SGD step, for:
 
-    python benchmarks/cnn_step.py [--repeats 7] [--batch 128]
+- tinytorch, module 09's layers (readable im2col + one GEMM per convolution);
+- tinytorch, ``accelerate(model)`` (module 18: channels-last, transposed-convolution input
+  gradients, fused BatchNorm+ReLU, batch chunks, data-parallel worker threads);
+- PyTorch CPU, NCHW and channels_last, when installed (optional, never a dependency).
+
+All variants run in one process, one step each per round in rotating order, and report medians,
+so machine load hits them alike; the ratios are the figures to compare across machines. Threads
+are chosen on purpose (benchmarks/threads.py) and printed; results go to benchmarks/results/.
+
+    python benchmarks/cnn_step.py [--repeats 7] [--batch 128] [--chunk 8] [--threads N] [--workers N]
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+from pathlib import Path
 
 import numpy as np
 
+from paired import RESULTS, format_load, rounds, with_blas_threads, write_result
+from threads import add_thread_options, choose_threads, load_average, usable_cores
 from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import SGD
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, Flatten, MaxPool2d
 from tinytorch.core.tensor import Tensor
+from tinytorch.perf.acceleration import accelerate
 
 CHANNELS = [(3, 32), (32, 32), "pool", (32, 64), (64, 64), "pool", (64, 128), "pool"]
 
 
-def tinytorch_step(batch: int, rng: np.random.Generator):
+def tinytorch_cnn(rng: np.random.Generator) -> Sequential:
     layers = []
     for spec in CHANNELS:
         if spec == "pool":
             layers.append(MaxPool2d(2))
         else:
             layers += [Conv2d(*spec, 3, padding=1, bias=False, rng=rng), BatchNorm2d(spec[1]), ReLU()]
-    model = Sequential(*layers, Flatten(), Linear(2048, 10, rng=rng))
+    return Sequential(*layers, Flatten(), Linear(2048, 10, rng=rng))
+
+
+def tinytorch_step(model, batch: int, rng: np.random.Generator):
     optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = Tensor(rng.standard_normal((batch, 3, 32, 32), dtype=np.float32))
     y = Tensor(rng.integers(0, 10, batch))
@@ -47,7 +59,7 @@ def tinytorch_step(batch: int, rng: np.random.Generator):
     return step
 
 
-def torch_step(batch: int, rng: np.random.Generator):
+def torch_step(batch: int, rng: np.random.Generator, channels_last: bool):
     import torch
 
     layers = []
@@ -57,8 +69,11 @@ def torch_step(batch: int, rng: np.random.Generator):
         else:
             layers += [torch.nn.Conv2d(*spec, 3, padding=1, bias=False), torch.nn.BatchNorm2d(spec[1]), torch.nn.ReLU()]
     model = torch.nn.Sequential(*layers, torch.nn.Flatten(), torch.nn.Linear(2048, 10))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.from_numpy(rng.standard_normal((batch, 3, 32, 32), dtype=np.float32))
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     y = torch.from_numpy(rng.integers(0, 10, batch))
     loss_fn = torch.nn.CrossEntropyLoss()
 
@@ -70,69 +85,61 @@ def torch_step(batch: int, rng: np.random.Generator):
     return step
 
 
-def conv_steps(batch: int, rng: np.random.Generator):
-    """(tinytorch forward, tinytorch forward+backward) for Conv2d 32->32 at 32x32."""
-    conv = Conv2d(32, 32, 3, padding=1, rng=rng)
-    data = rng.standard_normal((batch, 32, 32, 32), dtype=np.float32)
-
-    def forward():
-        conv(Tensor(data))
-
-    def forward_backward():
-        conv(Tensor(data, requires_grad=True)).sum().backward()
-
-    return forward, forward_backward
-
-
-def median_ms(fn, repeats: int) -> float:
-    fn()  # warm-up: allocations, BLAS threads
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+def build_variants(args, choice, rng):
+    variants = {
+        "tinytorch, module 09 path": with_blas_threads(choice, choice.total, tinytorch_step(tinytorch_cnn(rng), args.batch, rng)),
+        f"tinytorch, accelerated (chunk {args.chunk}, {choice.workers} worker(s))": with_blas_threads(
+            choice, choice.blas_threads,
+            tinytorch_step(accelerate(tinytorch_cnn(rng), chunk=args.chunk, workers=choice.workers), args.batch, rng)),
+    }
+    torch_version = None
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            torch = None
+        if torch is not None:
+            torch.set_num_threads(choice.total)
+            torch_version = torch.__version__
+            variants[f"PyTorch {torch_version} NCHW ({choice.total} threads)"] = torch_step(args.batch, rng, False)
+            variants[f"PyTorch {torch_version} channels_last"] = torch_step(args.batch, rng, True)
+    return variants, torch_version
 
 
-def paired(ours, theirs, repeats: int) -> tuple[float, float]:
-    """Alternate the two, one run each per round; medians of each."""
-    ours(), theirs()
-    a, b = [], []
-    for _ in range(repeats):
-        for fn, out in ((ours, a), (theirs, b)):
-            start = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - start)
-    return 1000 * float(np.median(a)), 1000 * float(np.median(b))
+def report(medians: dict[str, float], torch_version) -> list[str]:
+    names = list(medians)
+    module09, accelerated = medians[names[0]], medians[names[1]]
+    torch_ms = medians[names[2]] if torch_version else None
+    lines = [f"  {'variant':<52}{'ms/step':>10}{'x PyTorch NCHW':>16}{'x module 09':>13}"]
+    for name, ms in medians.items():
+        vs_torch = f"{ms / torch_ms:15.2f}x" if torch_ms else f"{'-':>16}"
+        lines.append(f"  {name:<52}{ms:10.1f}{vs_torch}{ms / module09:12.2f}x")
+    lines.append(f"  accelerated path: {module09 / accelerated:.2f}x faster than module 09's")
+    if not torch_version:
+        lines.append("  PyTorch not installed (pip install torch==2.13.0): no ratio to PyTorch")
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--chunk", type=int, default=8, help="images per chunk in the accelerated convolutions")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
+    parser.add_argument("--out", type=Path, default=RESULTS / "cnn_step.json", help="where the JSON result goes")
+    add_thread_options(parser)
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    ours = tinytorch_step(args.batch, rng)
-    try:
-        import torch
-
-        theirs = torch_step(args.batch, rng)
-        version = torch.__version__
-    except ImportError:
-        theirs, version = None, None
-    print(f"CNN training step, batch {args.batch}, float32 ({args.repeats} paired runs, medians)")
-    if theirs is None:
-        print(f"  tinytorch   {median_ms(ours, args.repeats):8.1f} ms")
-        print("  PyTorch     not installed (pip install torch) - no ratio")
-    else:
-        t_ms, p_ms = paired(ours, theirs, args.repeats)
-        print(f"  tinytorch   {t_ms:8.1f} ms")
-        print(f"  PyTorch {version} CPU {p_ms:8.1f} ms ({torch.get_num_threads()} threads)")
-        print(f"  ratio       {t_ms / p_ms:8.2f}x  (tinytorch / PyTorch)")
-    forward, forward_backward = conv_steps(args.batch, rng)
-    print(f"Conv2d 32->32, 3x3, 32x32, batch {args.batch}:")
-    print(f"  forward            {median_ms(forward, args.repeats):8.1f} ms")
-    print(f"  forward + backward {median_ms(forward_backward, args.repeats):8.1f} ms")
+    choice = choose_threads(args.threads, args.workers)
+    print(choice.describe())
+    load_before = load_average()
+    variants, torch_version = build_variants(args, choice, np.random.default_rng(0))
+    medians = rounds(variants, args.repeats)
+    print(f"CNN training step, batch {args.batch}, float32 ({args.repeats} rounds, medians; "
+          f"load average {format_load(load_before)} before, {format_load(load_average())} after on {usable_cores()} cores)")
+    lines = report(medians, torch_version)
+    print("\n".join(lines))
+    write_result(args.out, "cnn_step", choice, load_before, batch=args.batch, repeats=args.repeats,
+                 chunk=args.chunk, median_ms=medians, report=lines, torch=torch_version)
 
 
 if __name__ == "__main__":

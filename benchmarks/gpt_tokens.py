@@ -1,28 +1,34 @@
-"""Benchmark: training tokens per second of the milestone-05 character GPT, tinytorch vs PyTorch-CPU.
+"""Benchmark: training tokens per second of the milestone-05 character GPT: modules 12-13, module 18, PyTorch-CPU.
 
 The model of milestones/05_2017_transformer/shakespeare_gpt.py (4 pre-norm blocks, width 128,
-4 heads, context 64, vocabulary 65, batch 64), one AdamW step per batch on random tokens.
-Runs alternate between the two frameworks and report medians; PyTorch is optional.
+4 heads, context 64, vocabulary 65, batch 64), one AdamW step per batch on random tokens, for
+module 13's GPT as built, the same GPT after ``accelerate`` (module 18: fused attention), and
+PyTorch CPU when installed (optional). Variants alternate in one process (rotating order,
+medians); threads are chosen on purpose (benchmarks/threads.py); results go to benchmarks/results/.
 
-    python benchmarks/gpt_tokens.py [--repeats 7]
+    python benchmarks/gpt_tokens.py [--repeats 7] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+from pathlib import Path
 
 import numpy as np
 
+from paired import RESULTS, format_load, rounds, with_blas_threads, write_result
+from threads import add_thread_options, choose_threads, load_average, usable_cores
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import AdamW
 from tinytorch.core.transformer import GPT
+from tinytorch.perf.acceleration import accelerate
 
 VOCAB, WIDTH, LAYERS, HEADS, CONTEXT, BATCH = 65, 128, 4, 4, 64, 64
 
 
-def tinytorch_step(rng: np.random.Generator):
+def tinytorch_step(rng: np.random.Generator, accelerated: bool):
     model = GPT(VOCAB, WIDTH, LAYERS, HEADS, max_seq_len=CONTEXT, rng=rng)
+    model = accelerate(model) if accelerated else model
     optimizer = AdamW(model.parameters(), lr=1e-3)
     x, y = rng.integers(0, VOCAB, (BATCH, CONTEXT)), rng.integers(0, VOCAB, (BATCH, CONTEXT))
 
@@ -80,33 +86,43 @@ def torch_step(rng: np.random.Generator):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
+    parser.add_argument("--out", type=Path, default=RESULTS / "gpt_tokens.json", help="where the JSON result goes")
+    add_thread_options(parser, workers=False)
     args = parser.parse_args()
+    choice = choose_threads(args.threads, max_workers=1)
+    print(choice.describe())
+    load_before = load_average()
     rng = np.random.default_rng(0)
-    runners = {"tinytorch": tinytorch_step(rng)}
-    try:
-        import torch
-
-        runners[f"PyTorch {torch.__version__} CPU"] = torch_step(rng)
-    except ImportError:
-        pass
-    times = {name: [] for name in runners}
-    for step in runners.values():
-        step()  # warm-up
-    for _ in range(args.repeats):
-        for name, step in runners.items():
-            start = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - start)
+    variants = {"tinytorch, modules 12-13": with_blas_threads(choice, choice.total, tinytorch_step(rng, False)),
+                "tinytorch, accelerated (fused attention)": with_blas_threads(choice, choice.total, tinytorch_step(rng, True))}
+    torch_version = None
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            torch = None
+        if torch is not None:
+            torch.set_num_threads(choice.total)
+            torch_version = torch.__version__
+            variants[f"PyTorch {torch_version} CPU ({choice.total} threads)"] = torch_step(rng)
+    medians = rounds(variants, args.repeats)
     tokens = BATCH * CONTEXT
-    print(f"character GPT ({LAYERS} layers, width {WIDTH}, context {CONTEXT}, batch {BATCH}): training tokens per second")
-    rates = {name: tokens / float(np.median(t)) for name, t in times.items()}
-    for name, rate in rates.items():
-        print(f"  {name:24} {rate:10.0f} tokens/s  ({1000 * tokens / rate:.0f} ms per step)")
-    if len(rates) == 2:
-        ours, theirs = rates.values()
-        print(f"  ratio (PyTorch / tinytorch throughput): {theirs / ours:.2f}x")
-    else:
-        print("  PyTorch not installed (pip install torch): no ratio")
+    print(f"character GPT ({LAYERS} layers, width {WIDTH}, context {CONTEXT}, batch {BATCH}): training step "
+          f"({args.repeats} rounds, medians; load average {format_load(load_before)} before, "
+          f"{format_load(load_average())} after on {usable_cores()} cores)")
+    names = list(medians)
+    reference = medians[names[-1]] if torch_version else None
+    lines = []
+    for name, ms in medians.items():
+        vs_torch = f"  {ms / reference:5.2f}x PyTorch's time" if reference else ""
+        lines.append(f"  {name:44} {ms:8.0f} ms/step {1000 * tokens / ms:9.0f} tokens/s{vs_torch}")
+    lines.append(f"  accelerated path: {medians[names[0]] / medians[names[1]]:.2f}x faster than modules 12-13")
+    if not torch_version:
+        lines.append("  PyTorch not installed (pip install torch==2.13.0): no ratio")
+    print("\n".join(lines))
+    write_result(args.out, "gpt_tokens", choice, load_before, repeats=args.repeats, tokens_per_step=tokens,
+                 median_ms=medians, report=lines, torch=torch_version)
 
 
 if __name__ == "__main__":

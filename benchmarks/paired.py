@@ -1,0 +1,66 @@
+"""Timing several variants of one step in one process, and writing the result with the machine's description.
+
+Load on a shared machine drifts from second to second; timing every variant once per round, in a
+rotating order, and keeping medians makes the drift hit all variants alike, so the ratios hold
+even where the absolute times do not.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from threads import blas_description, load_average, usable_cores
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def rounds(variants: dict, repeats: int) -> dict[str, float]:
+    """Median ms per variant: one warm-up each, then ``repeats`` rounds, one run of each per
+    round, the order rotated every round so no variant always follows the same one."""
+    names = list(variants)
+    for name in names:
+        variants[name]()
+    times = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            start = time.perf_counter()
+            variants[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: 1000 * float(np.median(values)) for name, values in times.items()}
+
+
+def with_blas_threads(choice, threads: int, fn):
+    """``fn`` run with BLAS limited to ``threads`` threads (threadpoolctl), every call."""
+    def run():
+        with choice.limit(threads):
+            fn()
+    return run
+
+
+def format_load(value) -> str:
+    return "unknown" if value is None else f"{value:.1f}"
+
+
+def machine_description(choice) -> dict:
+    """Cores, CPU, platform, Python, NumPy, the BLAS libraries loaded and the thread plan."""
+    return {"cores": usable_cores(), "cpu": platform.processor() or platform.machine(), "platform": platform.platform(),
+            "python": platform.python_version(), "numpy": np.__version__, "blas": blas_description(),
+            "threads": choice.as_dict()}
+
+
+def write_result(path: Path, name: str, choice, load_before, **fields) -> None:
+    """One JSON file: what ran (command, settings), the medians, the load before and after, the machine."""
+    result = {"benchmark": name, "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "command": " ".join(["python", *sys.argv]), **fields,
+              "load_average_before": load_before, "load_average_after": load_average(),
+              "machine": machine_description(choice)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {path}")
