@@ -15,6 +15,7 @@ at most the points of those checks, never the points of a value check.
 from __future__ import annotations
 
 import tracemalloc
+import types
 
 
 def _remote(obj):
@@ -23,19 +24,27 @@ def _remote(obj):
     return obj if isinstance(obj, (RemoteObject, RemoteModule, RemoteClass)) else None
 
 
+def _connection(remote):
+    """The connection of a proxy object, module or class."""
+    from tinytorch_grader.remote.proxy import RemoteClass
+
+    return remote._tt_cconn if isinstance(remote, RemoteClass) else remote._tt_conn
+
+
 def object_id(obj, attribute: str | None = None) -> int:
     remote = _remote(obj)
     if remote is not None:
-        conn = remote._tt_cconn if isinstance(type(remote), type) and hasattr(remote, "_tt_cconn") else remote._tt_conn
-        return conn.request("id", remote, attribute)
+        return _connection(remote).request("id", remote, attribute)
     return id(getattr(obj, attribute) if attribute else obj)
 
 
 def peak_bytes(function, *args, **kwargs):
-    remote = _remote(function) or next((a for a in args if _remote(a) is not None), None)
+    if isinstance(function, types.MethodType) and _remote(function.__self__) is not None:
+        owner = function.__self__  # a method of a student object: measure the student's own bound method
+        function = owner._tt_conn.request("getattr", owner, function.__name__)
+    remote = next((value for value in (function, *args, *kwargs.values()) if _remote(value) is not None), None)
     if remote is not None:
-        conn = getattr(remote, "_tt_conn", None) or type(remote)._tt_cconn
-        result, peak = conn.request("peak_bytes", function, args, kwargs)
+        result, peak = _connection(remote).request("peak_bytes", function, args, kwargs)
         return result, peak
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
