@@ -106,15 +106,16 @@ def test_accelerated_batchnorm_updates_the_running_statistics_like_module_09():
     np.testing.assert_allclose(wrapped.running_var, plain.running_var, rtol=1e-5, atol=1e-6)
 
 
-def test_accelerated_batchnorm_in_evaluation_uses_the_running_statistics():
-    bn = BatchNorm2d(2)
+def test_accelerated_batchnorm_trained_then_evaluated_matches_module_09():
     x = _images((3, 2, 4, 4)) + 1
+    plain, wrapped = BatchNorm2d(2), BatchNorm2d(2)
+    fused = AcceleratedBatchNorm2d(wrapped, relu=True)
     for _ in range(3):
-        bn(Tensor(x))
-    fused = AcceleratedBatchNorm2d(bn, relu=True)
-    bn.eval()
+        plain(Tensor(x))
+        fused(Tensor(x))
+    plain.eval()
     fused.eval()
-    expected = np.maximum(bn(Tensor(x)).data, 0)
+    expected = np.maximum(plain(Tensor(x)).data, 0)
     np.testing.assert_allclose(fused(Tensor(x)).data, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -130,7 +131,9 @@ def test_accelerated_maxpool_sends_a_tied_gradient_to_the_first_maximum():
     np.testing.assert_array_equal(inputs.grad.data, [[[[1.0, 0.0], [0.0, 0.0]]]])
 
 
-def test_accelerated_maxpool_refuses_overlapping_windows():
+def test_accelerated_maxpool_by_hand_and_refuses_overlapping_windows():
+    x = np.array([[[[1, 5, 2, 0], [3, 4, 8, 1], [0, 0, 1, 1], [9, 0, 1, 2]]]], np.float32)
+    np.testing.assert_array_equal(AcceleratedMaxPool2d(MaxPool2d(2))(Tensor(x)).data, [[[[5, 8], [9, 2]]]])
     with pytest.raises(ValueError, match="stride"):
         AcceleratedMaxPool2d(MaxPool2d(3, stride=2))
 
@@ -165,6 +168,9 @@ def test_accelerate_rewrites_a_cnn_and_shares_its_parameters():
     _assert_same_values_and_gradients(model, fast, _images((2, 3, 6, 6)))
 
 
-def test_accelerate_rejects_nonsense_options():
+def test_accelerate_takes_a_chunk_size_and_rejects_nonsense_options():
+    conv = Conv2d(2, 3, 3, padding=1, rng=np.random.default_rng(12))
+    x = _images((3, 2, 5, 5))
+    np.testing.assert_allclose(accelerate(Sequential(conv), chunk=2)(Tensor(x)).data, conv(Tensor(x)).data, **TOLERANCE)
     with pytest.raises(ValueError, match="chunk"):
-        accelerate(Sequential(Conv2d(1, 1, 3)), chunk=0)
+        accelerate(Sequential(conv), chunk=0)
