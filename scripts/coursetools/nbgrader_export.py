@@ -106,14 +106,23 @@ def write_config(course: Course, path: Path) -> None:
 
 
 def config_text(course: Course) -> str:
-    """The course's nbgrader settings: a cell may take as long as a module's whole grading budget."""
+    """The course's nbgrader settings.
+
+    A cell may take as long as a module's whole grading budget. Feedback drops the hidden regions:
+    nbgrader's default feedback shows the autograded notebook whole, which would hand students the
+    hidden tests and, in timed groups, the reference copy (the solution).
+    """
     timeout = int(max(module.budget for module in course.modules))
     return (f"{CONFIG_HEADER}; edit freely (delete this first line to keep your edits).\n"
+            "from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor\n"
+            "from nbgrader.preprocessors import ClearHiddenTests, GetGrades\n\n"
             "c = get_config()  # noqa: F821 - nbgrader defines get_config\n"
             f'c.CourseDirectory.course_id = "{course.name.lower()}"\n'
             f"c.Execute.timeout = {timeout}  # seconds per cell; a test cell runs a whole test group\n"
             'c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}\n'
-            'c.ClearSolutions.text_stub = "YOUR ANSWER HERE"\n')
+            'c.ClearSolutions.text_stub = "YOUR ANSWER HERE"\n'
+            "# feedback without the hidden tests and reference copies (the hidden groups' results stay)\n"
+            "c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]\n")
 
 
 # ---------------------------------------------------------------------- the notebook

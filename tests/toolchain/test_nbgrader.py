@@ -1,5 +1,6 @@
 """The nbgrader export: the source notebook's cells and metadata, the kernel-side test runner, and
-a real nbgrader round trip (generate_assignment, then autograde of the solution and of the release)."""
+a real nbgrader round trip (generate_assignment, autograde of the solution and of the release,
+generate_feedback without the hidden tests)."""
 
 from __future__ import annotations
 
@@ -211,6 +212,7 @@ def _nbgrader(course_dir: Path, *args: str) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course_dir, env=env,
                           capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert "Exception while loading config file" not in done.stdout + done.stderr, done.stderr[-3000:]
     return done
 
 
@@ -249,3 +251,10 @@ def test_nbgrader_gives_the_solution_full_automatic_points_and_the_release_zero(
     assert released["code"] == 0
     assert all(released["cells"][k] == 0 for k in points)
     assert solution["max_written"] > 0 and solution["needs_manual"]  # the reflection answers wait for a TA
+
+    _nbgrader(tmp_path, "generate_feedback", name)
+    feedback = (tmp_path / "feedback" / "solution" / name / f"{name}.html").read_text(encoding="utf-8")
+    hidden_lines = {line.strip() for g in module.groups if g.hidden
+                    for line in (course.root / g.path).read_text(encoding="utf-8").splitlines()
+                    if line.startswith("def test_")}
+    assert hidden_lines and not [line for line in hidden_lines if line in feedback]
