@@ -24,7 +24,7 @@ LOOK_AROUND = textwrap.dedent("""
             "host_marker": os.path.exists(sys.argv[2]), "top": sorted(os.listdir("/"))}
     seen["temp"] = {top: os.listdir(top) for top in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")}
     for top in ("/var/tmp", "/dev/shm", "/run/lock"):
-        open(os.path.join(top, "stash"), "w").write("left behind")
+        open(os.path.join(top, sys.argv[6]), "w").write("left behind")
     seen["read_only_written"] = seen["read_write_written"] = True
     try:
         open(os.path.join(sys.argv[3], "new"), "w")
@@ -56,7 +56,8 @@ def spawn_and_read(tmp_path: Path, uid, **kwargs) -> tuple[dict, sandbox.Isolati
     key = 0x7470000 + os.getpid() % 0xFFFF
     try:
         process, record = sandbox.spawn(
-            [sys.executable, "-c", LOOK_AROUND, str(ROOT / "README.md"), str(marker), str(given_ro), str(given_rw), str(key)],
+            [sys.executable, "-c", LOOK_AROUND, str(ROOT / "README.md"), str(marker), str(given_ro), str(given_rw), str(key),
+             stash_name()],
             cwd=given_ro, env={"PATH": "/usr/bin:/bin"}, limits=sandbox.Limits(), uid=uid,
             read_only=[given_ro], read_write=[given_rw], **kwargs)
         output = sandbox.CappedReader(process.stdout, 2**20)
@@ -68,6 +69,10 @@ def spawn_and_read(tmp_path: Path, uid, **kwargs) -> tuple[dict, sandbox.Isolati
     lines = output.text().strip().splitlines()
     assert lines, f"the child printed nothing (exit {process.returncode})"
     return json.loads(lines[-1]), record
+
+
+def stash_name() -> str:
+    return f"stash-{os.getpid()}"
 
 
 @as_root
@@ -95,7 +100,7 @@ def test_nothing_the_sandbox_made_outlives_it(tmp_path):
     leftover_segments = [row for row in sandbox._sysvipc_rows("shm") if row.get("cuid") == str(uid)]
     assert leftover_segments == []
     for top in ("/var/tmp", "/dev/shm", "/run/lock"):
-        assert not (Path(top) / "stash").exists()
+        assert not (Path(top) / stash_name()).exists()
 
 
 @as_root
