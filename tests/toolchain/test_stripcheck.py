@@ -11,6 +11,7 @@ RELEASED = [m.number for m in COURSE.released()
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # grades the module once per region: minutes on a loaded 2-core machine
 @pytest.mark.parametrize("number", RELEASED)
 def test_strip_check_holds(course, number, tmp_path):
     report = check_module(course, course.module(number), tmp_path, workers=1)
