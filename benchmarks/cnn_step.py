@@ -12,7 +12,7 @@ All variants run in one process, one step each per round in rotating order, and 
 so machine load hits them alike; the ratios are the figures to compare across machines. Threads
 are chosen on purpose (benchmarks/threads.py) and printed; results go to benchmarks/results/.
 
-    python benchmarks/cnn_step.py [--repeats 7] [--batch 128] [--chunk 8] [--threads N] [--workers N]
+    python benchmarks/cnn_step.py [--repeats 7] [--batch 128] [--chunk 4] [--threads N] [--workers N]
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--chunk", type=int, default=8, help="images per chunk in the accelerated convolutions")
+    parser.add_argument("--chunk", type=int, default=4, help="images per chunk in the accelerated convolutions")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
     parser.add_argument("--out", type=Path, default=RESULTS / "cnn_step.json", help="where the JSON result goes")
     add_thread_options(parser)
