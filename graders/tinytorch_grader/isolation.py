@@ -1,9 +1,11 @@
 """What a sandboxed process can see: its own namespaces and a filesystem made of the folders it is given.
 
-Between fork and exec (``Namespaces.enter``, called by ``sandbox``'s child set-up, as root) the child
+Between fork and exec (``Namespaces.enter``, called by ``sandbox``'s child set-up) the child
 
 1. unshares a **network** namespace (an unconfigured loopback only), a **SysV IPC** namespace
-   (shared memory, semaphores and message queues die with it) and a **mount** namespace, in one call;
+   (shared memory, semaphores and message queues die with it) and a **mount** namespace, in one call
+   (as root; a grader that is not root makes a user namespace first that maps only its own ids,
+   when the kernel allows unprivileged user namespaces);
 2. builds a new root in a small tmpfs (``View``): read-only binds of the system folders
    (``SYSTEM_PATHS``) and the Python runtime (``runtime_paths``), the caller's read-only and
    read-write folders **at the same absolute paths**, private empty tmpfs at ``/tmp``, ``/var/tmp``,
@@ -14,7 +16,7 @@ Between fork and exec (``Namespaces.enter``, called by ``sandbox``'s child set-u
 
 The mounts belong to the namespace and vanish with its last process: private temp folders and IPC
 objects cannot outlive the sandbox. ``available()`` probes once, before any fork, which of the
-three the kernel allows (root, no seccomp filter in the way); the child only makes plain syscalls
+three the kernel allows (root or user namespaces, no seccomp filter in the way); the child only makes plain syscalls
 (ctypes) from a plan computed in the parent. Pure standard library, Python 3.10.
 """
 
@@ -33,6 +35,7 @@ from pathlib import Path
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC = 0x20, 0x400, 0x800, 0x1000, 0x4000
 MS_PRIVATE, MS_RELATIME = 0x40000, 0x200000
@@ -148,6 +151,12 @@ class Namespaces:
 
     def __init__(self, *, network: bool, ipc: bool, view: View | None) -> None:
         self.flags = (CLONE_NEWNET if network else 0) | (CLONE_NEWIPC if ipc else 0) | (CLONE_NEWNS if view else 0)
+        self.own_user = bool(self.flags) and os.geteuid() != 0
+        """Not root: a user namespace first, mapping only our own uid and gid (so after exec the
+        child holds no capability in it and cannot undo the mounts)."""
+        if self.own_user:
+            self.flags |= CLONE_NEWUSER
+        self.ids = os.getuid(), os.getgid()
         self.steps = view.steps() if view else []
         self.libc = ctypes.CDLL(None, use_errno=True)
         self.libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -167,10 +176,18 @@ class Namespaces:
         """In the child, as root: unshare, build and pivot into the new root, change into cwd."""
         if self.flags and self.libc.unshare(self.flags) != 0:
             self._fail("unshare")
+        if self.own_user:
+            self._map_own_ids()
         if self.steps:
             self._build_root()
         if cwd is not None:
             os.chdir(cwd)
+
+    def _map_own_ids(self) -> None:
+        uid, gid = self.ids
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as handle:
+                handle.write(text)
 
     def _build_root(self) -> None:
         root = self.staging.encode()
@@ -240,7 +257,7 @@ class Available:
     why_not: tuple[str, ...] = ()
 
 
-NOT_ROOT = "the grader is not root, so no namespace can be made"
+NOT_ROOT = "the grader is not root and the kernel allows it no user namespace"
 MISSING = {
     "network": "no network namespace available: the student code could reach the network",
     "ipc": "no IPC namespace available: SysV shared memory and semaphores the student code makes "
@@ -260,7 +277,8 @@ def available() -> Available:
 
 
 def _probe_all() -> Available:
-    if os.geteuid() != 0:
+    """As root, each namespace directly; as another user, each inside a user namespace of its own."""
+    if os.geteuid() != 0 and not _probe(Namespaces(network=False, ipc=True, view=None)):
         return Available(False, False, False, tuple(f"{MISSING[k]} ({NOT_ROOT})" for k in MISSING))
     works = {
         "network": _probe(Namespaces(network=True, ipc=False, view=None)),

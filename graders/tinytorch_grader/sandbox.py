@@ -5,9 +5,10 @@ What a sandboxed process gets (each a defence against a hostile submission, see 
 - **its own user**: when the grader is root (Gradescope), the child drops to a fresh uid with no
   account, no groups and no capabilities (``choose_uid``), so it cannot write the results, the
   bundle or the tests (all root-owned), and every process it leaves behind can be found by uid;
-- **its own view** (``tinytorch_grader.isolation``): network, SysV IPC and mount namespaces; it sees
-  the system and Python runtime read-only, the folders it is given at their own paths, and private
-  empty temp folders; nothing else of the machine;
+- **its own view** (``tinytorch_grader.isolation``): network, SysV IPC and mount namespaces (for a
+  grader that is not root, inside a user namespace when the kernel allows one); it sees the system
+  and Python runtime read-only, the folders it is given at their own paths, and private empty temp
+  folders; nothing else of the machine;
 - **limits** (``Limits``): CPU seconds, address space, process count, file size, no core dumps,
   no new privileges; ``run`` also stops it at a wall-clock limit and when it prints too much;
 - **a clean exit**: ``kill_everything`` kills every process of the sandbox uid (or every orphan the

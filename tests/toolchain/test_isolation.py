@@ -1,12 +1,16 @@
 """The sandbox sees only its own tree: namespaces, private temp folders, freeze/thaw, degradation.
 
 Run as root (CI, Gradescope); as another user the namespace tests are skipped and the
-degradation test shows what is recorded instead.
+degradation test shows what is recorded instead. One test drops to nobody to check the view a
+grader that is not root gets through a user namespace.
 """
 
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -183,3 +187,45 @@ def test_leftovers_in_shared_folders_go_at_any_depth_but_given_folders_stay(tmp_
     finally:
         if shared.exists():
             shared.rmdir()
+
+
+NOT_ROOT_PROBE = textwrap.dedent("""
+    import json, os, socket, sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from tinytorch_grader import sandbox
+    given = Path(sys.argv[2])
+    look = ("import json, os\\n"
+            f"print(json.dumps({{'checkout': os.path.exists({sys.argv[3]!r}), 'tmp': os.listdir('/tmp')}}))")
+    process, record = sandbox.spawn(["/usr/bin/python3", "-S", "-c", look], cwd=given, env={}, limits=sandbox.Limits(),
+                                    uid=None, read_only=[given], read_write=[])
+    output = sandbox.CappedReader(process.stdout, 65536)
+    process.wait(timeout=60)
+    output.join()
+    print(json.dumps({"record": record.to_dict(), "child": json.loads(output.text())}))
+""")
+
+
+@as_root
+def test_a_grader_that_is_not_root_gets_the_view_through_a_user_namespace():
+    """Run as nobody (a developer's `make grade`): the same view, when unprivileged user namespaces exist."""
+    graders = ROOT / "graders"
+    if not (shutil.which("setpriv") and Path("/usr/bin/python3").is_file() and sandbox._world_reachable(graders / "tinytorch_grader" / "sandbox.py")):
+        pytest.skip("needs setpriv, /usr/bin/python3 and a checkout other users can read")
+    given = Path(tempfile.mkdtemp(prefix="not-root-"))
+    try:
+        given.chmod(0o755)
+        script = given / "probe.py"
+        script.write_text(NOT_ROOT_PROBE)
+        script.chmod(0o644)
+        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", str(script),
+                               str(graders), str(given), str(ROOT / "README.md")], capture_output=True, text=True, timeout=120)
+    finally:
+        shutil.rmtree(given)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    if not seen["record"]["filesystem_isolated"]:
+        pytest.skip(f"this kernel allows no unprivileged user namespace: {seen['record']['limitations']}")
+    assert seen["record"]["network_isolated"] and seen["record"]["ipc_isolated"]
+    assert not seen["record"]["unprivileged_user"]
+    assert seen["child"] == {"checkout": False, "tmp": [given.name]}
