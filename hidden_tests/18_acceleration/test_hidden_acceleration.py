@@ -203,6 +203,7 @@ def test_accelerate_reaches_the_attention_inside_a_gpt():
     fast = accelerate(gpt)
     assert all(isinstance(block.attention, AcceleratedMultiHeadAttention) for block in fast.blocks)
     assert not any(isinstance(block.attention, AcceleratedMultiHeadAttention) for block in gpt.blocks)
+    assert all(type(block.mlp.activation).__name__ == "AcceleratedGELU" for block in fast.blocks)
     tokens = np.random.default_rng(13).integers(0, 11, (2, 6))
     upstream = _images((2, 6, 11), seed=14)
     results = []

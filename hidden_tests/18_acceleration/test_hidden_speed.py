@@ -47,6 +47,7 @@ def _kernels(module):
             (module.AcceleratedConv2d(module.Conv2d(32, 32, 3, padding=1, rng=rng)), (16, 32, 16, 16), {}),
         "batchnorm + relu (forward + backward)": (module.AcceleratedBatchNorm2d(bn, relu=True), (16, 32, 16, 16), {}),
         "maxpool 2x2 (forward + backward)": (module.AcceleratedMaxPool2d(module.MaxPool2d(2)), (16, 32, 16, 16), {}),
+        "gelu 256x512 (forward + backward)": (module.AcceleratedGELU(), (256, 512), {}),
         "attention 4 heads, 64 positions (forward + backward)":
             (module.AcceleratedMultiHeadAttention(module.MultiHeadAttention(64, 4, rng=rng)), (8, 64, 64), {"causal": True}),
     }

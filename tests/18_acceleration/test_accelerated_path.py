@@ -8,12 +8,12 @@ gradient and every parameter's gradient to float32 tolerance.
 import numpy as np
 import pytest
 
-from tinytorch.core.activations import ReLU
+from tinytorch.core.activations import GELU, ReLU
 from tinytorch.core.attention import MultiHeadAttention
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, Flatten, MaxPool2d
 from tinytorch.core.tensor import Tensor
-from tinytorch.perf.acceleration import (AcceleratedBatchNorm2d, AcceleratedConv2d, AcceleratedMaxPool2d,
+from tinytorch.perf.acceleration import (AcceleratedBatchNorm2d, AcceleratedConv2d, AcceleratedGELU, AcceleratedMaxPool2d,
                                          AcceleratedMultiHeadAttention, accelerate, flipped_weight_matrix,
                                          fused_attention, im2col_nhwc)
 
@@ -151,6 +151,20 @@ def test_fused_attention_hides_masked_keys():
     mask = np.array([[True, False, False], [True, True, False], [True, True, True]])
     out = fused_attention(q, k, v, mask)
     np.testing.assert_allclose(out.data[0, 0], v.data[0, 0], rtol=1e-7)  # the first query sees only key 0
+
+
+def test_accelerated_gelu_matches_module_02():
+    x = _images((6, 9), seed=13) * 3
+    _assert_same_values_and_gradients(Sequential(Linear(9, 4, rng=np.random.default_rng(14)), GELU()),
+                                      Sequential(Linear(9, 4, rng=np.random.default_rng(14)), AcceleratedGELU()), x)
+
+
+def test_accelerated_gelu_by_hand():
+    x = Tensor(np.array([0.0, 2.0, -2.0], np.float32), requires_grad=True)
+    out = AcceleratedGELU()(x)
+    np.testing.assert_allclose(out.data, [0.0, 1.9545977, -0.0454023], rtol=1e-5, atol=1e-6)
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [0.5, 1.0860993, -0.0860993], rtol=1e-4, atol=1e-6)
 
 
 def test_accelerate_rewrites_a_cnn_and_shares_its_parameters():

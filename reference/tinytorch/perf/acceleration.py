@@ -16,8 +16,8 @@ steps and the bytes moved. ``speedup_table`` measures both versions with module 
 ``measure_latency`` so the gain is a measured figure, not a claim.
 
 The second half builds **the accelerated path** the framework then uses. ``accelerate(model)``
-returns a new model whose Conv2d, BatchNorm2d (+ the ReLU after it), MaxPool2d and
-MultiHeadAttention layers are ``Accelerated*`` versions sharing the original parameters (one
+returns a new model whose Conv2d, BatchNorm2d (+ the ReLU after it), MaxPool2d,
+MultiHeadAttention and GELU layers are ``Accelerated*`` versions sharing the original parameters (one
 optimizer trains both); everything else is kept as it is. The accelerated layers compute the
 same values and gradients as modules 09 and 12 (to float32 rounding) with fewer passes over
 memory:
@@ -29,7 +29,9 @@ memory:
 - **BatchNorm and ReLU are one layer** computed from per-channel sums, with the ReLU mask taken
   from the output and the normalised input never stored;
 - **attention is one Function**: scores, mask, softmax and the weighted sum in preallocated
-  buffers, and one hand-written backward instead of five autograd nodes.
+  buffers, and one hand-written backward instead of five autograd nodes;
+- **GELU keeps its tanh**: computed in place, with tanh(u) saved so backward neither recomputes
+  it nor allocates a dozen temporaries.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from typing import Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from tinytorch.core.activations import ReLU
+from tinytorch.core.activations import GELU, ReLU
 from tinytorch.core.attention import MASK_VALUE, MultiHeadAttention
 from tinytorch.core.autograd import Function
 from tinytorch.core.layers import Layer, Sequential
@@ -646,6 +648,58 @@ class AcceleratedMultiHeadAttention(AcceleratedLayer):
         return f"Accelerated{self.attention!r}"
 
 
+class AcceleratedGELUBackward(Function):
+    """GELU's derivative from the saved tanh t = tanh(u), u = C(x + Kx³):
+    d = 0.5(1 + t) + 0.5·x·(1 - t²)·C(1 + 3Kx²), in two work buffers, no tanh recomputed."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        #% solution hint="t = saved tanh; du = x*x then *= 3K, += 1, *= C (in place); d = t*t, then 1 - d, *= du, *= x, *= 0.5, += 0.5*t (reuse du's buffer for 0.5*t), += 0.5; return (d * grad,) with d *= grad in place."
+        x, t = ctx.parents[0].data, ctx.saved["tanh"]
+        work = np.multiply(x, x)
+        work *= 3 * GELU_K
+        work += 1
+        work *= GELU_C
+        slope = np.multiply(t, t)
+        np.subtract(1, slope, out=slope)
+        slope *= work
+        slope *= x
+        slope *= 0.5
+        np.multiply(t, 0.5, out=work)
+        slope += work
+        slope += 0.5
+        slope *= grad
+        return (slope,)
+        #% endsolution
+
+
+class AcceleratedGELU:
+    """Module 02's GELU (tanh form) computed in place, keeping tanh(u) for backward. Any shape -> same."""
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.forward(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        #% solution hint="t = x*x, *= x, *= K, += x, *= C, tanh in place (all in one buffer): that is tanh(u), saved; out = t + 1, *= x, *= 0.5; Tensor._make(out, AcceleratedGELUBackward, x, tanh=t)."
+        t = np.multiply(x.data, x.data)
+        t *= x.data
+        t *= GELU_K
+        t += x.data
+        t *= GELU_C
+        np.tanh(t, out=t)
+        out = t + 1
+        out *= x.data
+        out *= 0.5
+        return Tensor._make(out, AcceleratedGELUBackward, x, tanh=t)
+        #% endsolution
+
+    def parameters(self) -> list[Tensor]:
+        return []
+
+    def __repr__(self) -> str:
+        return "AcceleratedGELU()"
+
+
 def accelerated_layer(layer, chunk: int = 4, workers: int = 1, pool=None):
     """The accelerated version of one layer, or None when there is none (the layer is kept)."""
     if isinstance(layer, Conv2d):
@@ -656,13 +710,15 @@ def accelerated_layer(layer, chunk: int = 4, workers: int = 1, pool=None):
         return AcceleratedMaxPool2d(layer)
     if isinstance(layer, MultiHeadAttention):
         return AcceleratedMultiHeadAttention(layer)
+    if isinstance(layer, GELU):
+        return AcceleratedGELU()
     return None
 
 
 def accelerate(model, chunk: int = 4, workers: int = 1):
     """A new model computing what ``model`` computes on the accelerated path; ``model`` is unchanged.
 
-    Conv2d, BatchNorm2d, MaxPool2d (stride == kernel) and MultiHeadAttention become their
+    Conv2d, BatchNorm2d, MaxPool2d (stride == kernel), MultiHeadAttention and GELU become their
     ``Accelerated*`` versions; in a Sequential a BatchNorm2d followed by a ReLU becomes one fused
     layer. Other layers are rebuilt around their accelerated sub-layers (a shallow copy) or kept.
     Parameters are shared, so ``model.parameters()`` and the result's are the same tensors.
@@ -676,20 +732,25 @@ def accelerate(model, chunk: int = 4, workers: int = 1):
     return _accelerate(model, dict(chunk=chunk, workers=workers, pool=pool))
 
 
+def _rewritable(value) -> bool:
+    return isinstance(value, (Layer, GELU))
+
+
 def _accelerate(model, options: dict):
-    if isinstance(model, AcceleratedLayer) or not isinstance(model, Layer):
+    if isinstance(model, (AcceleratedLayer, AcceleratedGELU)) or not _rewritable(model):
         return model
     if isinstance(model, Sequential):
         return Sequential(*_accelerate_sequence(list(model.layers), options))
     replacement = accelerated_layer(model, **options)
     if replacement is not None:
-        replacement.training = model.training
+        if isinstance(replacement, Layer):
+            replacement.training = model.training
         return replacement
     clone = copy.copy(model)
     for name, value in vars(model).items():
-        if isinstance(value, Layer):
+        if _rewritable(value):
             setattr(clone, name, _accelerate(value, options))
-        elif isinstance(value, list) and any(isinstance(item, Layer) for item in value):
+        elif isinstance(value, list) and any(_rewritable(item) for item in value):
             setattr(clone, name, [_accelerate(item, options) for item in value])
     return clone
 
