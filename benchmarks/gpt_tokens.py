@@ -95,7 +95,7 @@ def main() -> None:
     load_before = load_average()
     rng = np.random.default_rng(0)
     variants = {"tinytorch, modules 12-13": with_blas_threads(choice, choice.total, tinytorch_step(rng, False)),
-                "tinytorch, accelerated (fused attention)": with_blas_threads(choice, choice.total, tinytorch_step(rng, True))}
+                "tinytorch, accelerated (fused attention, GELU, 2-D Linear)": with_blas_threads(choice, choice.total, tinytorch_step(rng, True))}
     torch_version = None
     if not args.no_torch:
         try:
@@ -116,7 +116,7 @@ def main() -> None:
     lines = []
     for name, ms in medians.items():
         vs_torch = f"  {ms / reference:5.2f}x PyTorch's time" if reference else ""
-        lines.append(f"  {name:44} {ms:8.0f} ms/step {1000 * tokens / ms:9.0f} tokens/s{vs_torch}")
+        lines.append(f"  {name:58} {ms:8.0f} ms/step {1000 * tokens / ms:9.0f} tokens/s{vs_torch}")
     lines.append(f"  accelerated path: {medians[names[0]] / medians[names[1]]:.2f}x faster than modules 12-13")
     if not torch_version:
         lines.append("  PyTorch not installed (pip install torch==2.13.0): no ratio")

@@ -48,6 +48,8 @@ def _kernels(module):
         "batchnorm + relu (forward + backward)": (module.AcceleratedBatchNorm2d(bn, relu=True), (16, 32, 16, 16), {}),
         "maxpool 2x2 (forward + backward)": (module.AcceleratedMaxPool2d(module.MaxPool2d(2)), (16, 32, 16, 16), {}),
         "gelu 256x512 (forward + backward)": (module.AcceleratedGELU(), (256, 512), {}),
+        "linear 128->256 on (16, 32, 128) (forward + backward)":
+            (module.AcceleratedLinear(module.Linear(128, 256, rng=rng)), (16, 32, 128), {}),
         "attention 4 heads, 64 positions (forward + backward)":
             (module.AcceleratedMultiHeadAttention(module.MultiHeadAttention(64, 4, rng=rng)), (8, 64, 64), {"causal": True}),
     }

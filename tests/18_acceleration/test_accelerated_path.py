@@ -13,7 +13,8 @@ from tinytorch.core.attention import MultiHeadAttention
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, Flatten, MaxPool2d
 from tinytorch.core.tensor import Tensor
-from tinytorch.perf.acceleration import (AcceleratedBatchNorm2d, AcceleratedConv2d, AcceleratedGELU, AcceleratedMaxPool2d,
+from tinytorch.perf.acceleration import (AcceleratedBatchNorm2d, AcceleratedConv2d, AcceleratedGELU, AcceleratedLinear,
+                                         AcceleratedMaxPool2d,
                                          AcceleratedMultiHeadAttention, accelerate, flipped_weight_matrix,
                                          fused_attention, im2col_nhwc)
 
@@ -153,6 +154,17 @@ def test_fused_attention_hides_masked_keys():
     np.testing.assert_allclose(out.data[0, 0], v.data[0, 0], rtol=1e-7)  # the first query sees only key 0
 
 
+def test_accelerated_linear_on_a_batch_of_sequences_matches_module_03():
+    linear = Linear(6, 5, rng=np.random.default_rng(15))
+    linear.bias.data = _images((5,), seed=16)
+    _assert_same_values_and_gradients(Sequential(linear), Sequential(AcceleratedLinear(linear)), _images((3, 4, 6)))
+
+
+def test_accelerated_linear_without_bias_on_rows():
+    linear = Linear(4, 3, bias=False, rng=np.random.default_rng(17))
+    _assert_same_values_and_gradients(Sequential(linear), Sequential(AcceleratedLinear(linear)), _images((5, 4)))
+
+
 def test_accelerated_gelu_matches_module_02():
     x = _images((6, 9), seed=13) * 3
     _assert_same_values_and_gradients(Sequential(Linear(9, 4, rng=np.random.default_rng(14)), GELU()),
@@ -173,7 +185,7 @@ def test_accelerate_rewrites_a_cnn_and_shares_its_parameters():
                        Flatten(), Linear(4 * 3 * 3, 2, rng=rng))
     fast = accelerate(model)
     kinds = [type(layer).__name__ for layer in fast]
-    assert kinds == ["AcceleratedConv2d", "AcceleratedBatchNorm2d", "AcceleratedMaxPool2d", "Flatten", "Linear"]
+    assert kinds == ["AcceleratedConv2d", "AcceleratedBatchNorm2d", "AcceleratedMaxPool2d", "Flatten", "AcceleratedLinear"]
     assert "Accelerated" in repr(fast)
     assert [type(layer).__name__ for layer in model][:3] == ["Conv2d", "BatchNorm2d", "ReLU"]  # original kept
     fast_parameters, parameters = fast.parameters(), model.parameters()

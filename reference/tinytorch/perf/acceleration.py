@@ -17,7 +17,7 @@ steps and the bytes moved. ``speedup_table`` measures both versions with module 
 
 The second half builds **the accelerated path** the framework then uses. ``accelerate(model)``
 returns a new model whose Conv2d, BatchNorm2d (+ the ReLU after it), MaxPool2d,
-MultiHeadAttention and GELU layers are ``Accelerated*`` versions sharing the original parameters (one
+MultiHeadAttention, Linear and GELU layers are ``Accelerated*`` versions sharing the original parameters (one
 optimizer trains both); everything else is kept as it is. The accelerated layers compute the
 same values and gradients as modules 09 and 12 (to float32 rounding) with fewer passes over
 memory:
@@ -30,6 +30,8 @@ memory:
   from the output and the normalised input never stored;
 - **attention is one Function**: scores, mask, softmax and the weighted sum in preallocated
   buffers, and one hand-written backward instead of five autograd nodes;
+- **Linear folds every leading axis into the rows of one GEMM** (forward and backward), where
+  NumPy's batched matmul runs one small product per batch item;
 - **GELU keeps its tanh**: computed in place, with tanh(u) saved so backward neither recomputes
   it nor allocates a dozen temporaries.
 """
@@ -47,7 +49,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from tinytorch.core.activations import GELU, ReLU
 from tinytorch.core.attention import MASK_VALUE, MultiHeadAttention
 from tinytorch.core.autograd import Function
-from tinytorch.core.layers import Layer, Sequential
+from tinytorch.core.layers import Layer, Linear, Sequential
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, MaxPool2d, col2im, im2col, output_size, weight_matrix
 from tinytorch.core.tensor import Tensor
 from tinytorch.perf.profiling import measure_latency
@@ -588,6 +590,52 @@ class AcceleratedMaxPool2d(AcceleratedLayer):
         return f"Accelerated{self.pool!r}"
 
 
+class AcceleratedLinearBackward(Function):
+    """Linear's gradients as three 2-D GEMMs over all rows at once: with X (R, in) and G (R, out),
+    R = every leading position flattened, dX = G Wᵀ, dW = Xᵀ G (one GEMM, not one per batch item
+    followed by a sum), db = Σ_rows G."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        #% solution hint="x2 = x.reshape(-1, in), g2 = grad.reshape(-1, out); dW = x2.T @ g2; dx = (g2 @ W.T) reshaped like x; db = g2.sum(0) when there is a bias."
+        x, weight = ctx.parents[0].data, ctx.parents[1].data
+        g2 = grad.reshape(-1, weight.shape[1])
+        x2 = x.reshape(-1, weight.shape[0])
+        grads = [(g2 @ weight.T).reshape(x.shape), x2.T @ g2]
+        if len(ctx.parents) == 3:
+            grads.append(g2.sum(axis=0))
+        return tuple(grads)
+        #% endsolution
+
+
+class AcceleratedLinear(AcceleratedLayer):
+    """Module 03's Linear with every leading axis folded into the rows of one 2-D GEMM.
+
+    x (..., in) -> (..., out). NumPy's matmul of a (B, T, in) array by an (in, out) matrix, and
+    above all its backward ((B, in, T) @ (B, T, out) then a sum over B), runs B small products; one
+    (B·T, in) @ (in, out) product gives BLAS a matrix big enough to run at full speed.
+    """
+
+    def __init__(self, linear: Linear):
+        self.linear = linear
+
+    def forward(self, x: Tensor) -> Tensor:
+        linear = self.linear
+        if x.shape[-1] != linear.in_features:
+            raise ValueError(f"AcceleratedLinear expects (..., {linear.in_features}), got {x.shape}")
+        #% solution hint="out = x.data.reshape(-1, in) @ W (one 2-D GEMM); += bias; reshape to (*x.shape[:-1], out); parents x, W (and b) with AcceleratedLinearBackward."
+        out = x.data.reshape(-1, linear.in_features) @ linear.weight.data
+        if linear.bias is not None:
+            out += linear.bias.data
+        out = out.reshape(*x.shape[:-1], linear.out_features)
+        parents = (x, linear.weight) if linear.bias is None else (x, linear.weight, linear.bias)
+        return Tensor._make(out, AcceleratedLinearBackward, *parents)
+        #% endsolution
+
+    def __repr__(self) -> str:
+        return f"Accelerated{self.linear!r}"
+
+
 class FusedAttentionBackward(Function):
     """One rule for the whole attention: dV = Wᵀg, dW = g Vᵀ, dS = W·(dW - Σ dW·W)·scale,
     dQ = dS K, dK = dSᵀ Q (matmuls over the last two axes)."""
@@ -629,10 +677,13 @@ def fused_attention(Q: Tensor, K: Tensor, V: Tensor, mask=None) -> Tensor:
 
 
 class AcceleratedMultiHeadAttention(AcceleratedLayer):
-    """Module 12's MultiHeadAttention with the attention core as one fused node. (B, T, D) -> (B, T, D)."""
+    """Module 12's MultiHeadAttention with the attention core as one fused node and the four
+    projections as AcceleratedLinear layers (same parameter tensors). (B, T, D) -> (B, T, D)."""
 
     def __init__(self, attention: MultiHeadAttention):
         self.attention = attention
+        self.projections = [AcceleratedLinear(proj) for proj in
+                            (attention.q_proj, attention.k_proj, attention.v_proj, attention.out_proj)]
 
     def forward(self, x: Tensor, mask=None, causal: bool = False) -> Tensor:
         mha = self.attention
@@ -641,8 +692,9 @@ class AcceleratedMultiHeadAttention(AcceleratedLayer):
             mask = causal_keep if mask is None else np.logical_and(mask, causal_keep)
         if x.ndim != 3 or x.shape[-1] != mha.embed_dim:
             raise ValueError(f"AcceleratedMultiHeadAttention expects (batch, seq, {mha.embed_dim}), got {x.shape}")
-        q, k, v = (mha.split_heads(proj(x)) for proj in (mha.q_proj, mha.k_proj, mha.v_proj))
-        return mha.out_proj(mha.merge_heads(fused_attention(q, k, v, mask)))
+        q_proj, k_proj, v_proj, out_proj = self.projections
+        q, k, v = (mha.split_heads(proj(x)) for proj in (q_proj, k_proj, v_proj))
+        return out_proj(mha.merge_heads(fused_attention(q, k, v, mask)))
 
     def __repr__(self) -> str:
         return f"Accelerated{self.attention!r}"
@@ -712,13 +764,15 @@ def accelerated_layer(layer, chunk: int = 4, workers: int = 1, pool=None):
         return AcceleratedMultiHeadAttention(layer)
     if isinstance(layer, GELU):
         return AcceleratedGELU()
+    if isinstance(layer, Linear):
+        return AcceleratedLinear(layer)
     return None
 
 
 def accelerate(model, chunk: int = 4, workers: int = 1):
     """A new model computing what ``model`` computes on the accelerated path; ``model`` is unchanged.
 
-    Conv2d, BatchNorm2d, MaxPool2d (stride == kernel), MultiHeadAttention and GELU become their
+    Conv2d, BatchNorm2d, MaxPool2d (stride == kernel), MultiHeadAttention, Linear and GELU become their
     ``Accelerated*`` versions; in a Sequential a BatchNorm2d followed by a ReLU becomes one fused
     layer. Other layers are rebuilt around their accelerated sub-layers (a shallow copy) or kept.
     Parameters are shared, so ``model.parameters()`` and the result's are the same tensors.
