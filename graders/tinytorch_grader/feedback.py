@@ -106,10 +106,14 @@ def budget_message(budget: float) -> str:
             "started, because earlier groups were slow. Make the slow code faster and resubmit.")
 
 
-def missing_files_message(missing: list[str]) -> str:
+def missing_files_message(missing: list[str], refused: list[str] | None = None) -> str:
     names = ", ".join(f"`{m}`" for m in missing)
-    return (f"**Not run**: {names} not found in your submission. Upload your repository (or a zip of it) "
-            "with this file at the same path as in the starter code.")
+    message = (f"**Not run**: {names} not found in your submission. Upload your repository (or a zip of it) "
+               "with this file at the same path as in the starter code.")
+    if refused:
+        shown = ", ".join(f"`{r}`" for r in refused[:10])
+        message += f" Left out because they are not regular files: {shown}. Upload the files themselves."
+    return message
 
 
 def leaderboard_entries(group: dict, report: dict) -> list[dict]:
@@ -127,12 +131,13 @@ def leaderboard_entries(group: dict, report: dict) -> list[dict]:
     return entries
 
 
-def overall_message(module: dict, outcomes: list[TestOutcome], missing: list[str]) -> str:
+def overall_message(module: dict, outcomes: list[TestOutcome], missing: list[str],
+                    refused: list[str] | None = None) -> str:
     earned = sum(o.score for o in outcomes)
     possible = sum(o.max_score for o in outcomes)
     lines = [f"Module {module['number']} ({module['title']}): {earned:g} / {possible:g} points."]
     if missing:
-        lines.append(missing_files_message(missing))
+        lines.append(missing_files_message(missing, refused))
     return "\n\n".join(lines)
 
 

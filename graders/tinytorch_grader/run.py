@@ -95,7 +95,8 @@ def grade(config: dict, source: Path, submission: Path) -> tuple[GradeResult, di
         for group in config["groups"]:
             leaderboard.extend(feedback.leaderboard_entries(group, reports[group["name"]]))
     outcomes = [outcome for index in sorted(graded) for outcome in graded[index]]
-    output = feedback.overall_message(module, outcomes, missing)
+    refused = intake.refused_entries(submission) if missing and submission.is_dir() else []
+    output = feedback.overall_message(module, outcomes, missing, refused)
     merged = merge_reports({g["name"]: reports[g["name"]] for g in config["groups"]})
     result = GradeResult(tests=outcomes, output=output, leaderboard=leaderboard,
                          extra_data={"isolation": merged.get("isolation", {})})
