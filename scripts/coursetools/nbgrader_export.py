@@ -245,8 +245,9 @@ def group_cell(course: Course, module: Module, group: Group) -> nbformat.Noteboo
         if not group.hidden:
             raise ExportError(f"{group.path} is visible but loads reference_module: its nbgrader cell would hand "
                               "students the reference; make the group hidden in reference/course.toml")
-        source += "".join(f"\n{REFERENCE_COPY.format(path=relative)}\n{render_file(course, module, relative, 'solution').rstrip()}"
-                          for relative in module.files)
+        for relative in module.files:
+            reference = render_file(course, module, relative, "solution").rstrip()
+            source += f"\n{REFERENCE_COPY.format(path=relative)}\n{reference}"
     shown = "hidden until grading" if group.hidden else "visible"
     ratio = f" --max-ratio {group.max_ratio:g}" if group.max_ratio is not None else ""
     header = (f"%%tinytorch_tests {path.name} --points {group.points:g}{ratio}\n"

@@ -112,7 +112,7 @@ def run_tests(file_name: str, source: str, *, points: float, max_ratio: float | 
     outcomes = _run_pytest(file_name, tests, fixtures)
     fixtures.print_metrics()
     total, passed = len(outcomes), sum(1 for outcome in outcomes.values() if outcome == "passed")
-    if total == 0:
+    if not outcomes:
         raise TestFileError(f"{file_name}: no test ran; see the errors above (a syntax or import error in the tests "
                             "or in the code they import)")
     if passed == total:
@@ -223,7 +223,8 @@ class GraderFixtures:
         shipped = Path.cwd() / relative  # an earlier module, solved, beside the notebook
         if shipped.is_file():
             return shipped
-        raise LookupError(f"no reference copy of {name}: the test cell has none and {relative} is not beside the notebook")
+        raise LookupError(f"no reference copy of {name}: the test cell has none and {relative} is not beside "
+                          "the notebook")
 
     def print_metrics(self) -> None:
         for test, metrics in self.metrics.items():
