@@ -121,6 +121,17 @@ def test_export_writes_the_assignment_folder_and_keeps_an_instructors_config(cou
     assert mine.read_text() == "c = get_config()\nc.Execute.timeout = 5\n"
 
 
+def test_the_command_line_writes_the_course_folder_and_names_a_bad_module(tmp_path, capsys):
+    from coursetools import cli
+
+    cli.main(["nbgrader", "--module", "1", "--dest", str(tmp_path / "course")])
+    assert (tmp_path / "course" / "source" / "01_tensor" / "01_tensor.ipynb").is_file()
+    assert "nbgrader generate_assignment 01_tensor" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["nbgrader", "--module", "99", "--dest", str(tmp_path / "course")])
+    assert stopped.value.code == 2 and "no module '99'" in capsys.readouterr().err
+
+
 def test_a_timed_group_carries_its_ratio_and_the_reference_copy_only_inside_its_hidden_region(course):
     timed = [(m, g) for m in course.released() for g in m.groups
              if "reference_module" in (course.root / g.path).read_text(encoding="utf-8")]
