@@ -62,6 +62,17 @@ def test_every_solution_region_is_a_solution_region_of_an_unlocked_ungraded_cell
                    if c.cell_type == "code" and not nbgrader_meta(c).get("solution"))
 
 
+def test_every_module_exports_with_every_region_marked_and_the_manifests_points(course):
+    for module in course.released():
+        notebook = module_notebook(course, module)
+        code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+        regions = module_regions(course, module)
+        assert code.count(BEGIN_SOLUTION) == code.count(END_SOLUTION) == len(regions), module.number
+        autograded = sum(nbgrader_meta(c).get("points", 0) for c in notebook.cells
+                         if nbgrader_meta(c).get("grade") and c.cell_type == "code")
+        assert autograded == module.max_points, module.number
+
+
 def test_lesson_sections_come_before_the_code_they_explain(tensor_notebook):
     sources = [c.source for c in tensor_notebook.cells]
     first_code = next(i for i, c in enumerate(tensor_notebook.cells) if c.cell_type == "code")
