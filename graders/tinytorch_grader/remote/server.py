@@ -132,7 +132,7 @@ def callback_function(server: "Server", key: int):
     def call_test_code(*args, **kwargs):
         return server.call_back(key, args, kwargs)
 
-    call_test_code.__name__ = f"test_callback_{key}"
+    call_test_code.__name__ = f"callback_{key}"
     call_test_code._tt_callback_key = key
     return call_test_code
 
