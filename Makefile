@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 JOBS   ?= 2
 
-.PHONY: help setup data test release-module release-all grade grade-batch report milestone benchmark validate site ta-guide lessons clean
+.PHONY: help setup data test release-module release-all grade grade-batch report milestone benchmark validate site ta-guide lessons nbgrader clean
 
 help:
 	@echo "make setup                                   create $(VENV) with everything, tinytorch editable"
@@ -18,6 +18,7 @@ help:
 	@echo "make benchmark                               print the CNN training-step benchmark"
 	@echo "make site [SUBMISSIONS=dir]                  the course website into dist/site/ (offline; open dist/site/index.html)"
 	@echo "make ta-guide [GRADE='01 02'|all]            docs/guides/ta.md (GRADE: first grade those modules' mistakes)"
+	@echo "make nbgrader MODULE=01 [DEST=dir]           an nbgrader course folder (dist/nbgrader/) for JupyterHub courses"
 	@echo "make lessons [MODULE=01]                     check the lessons in reference/lessons/"
 	@echo "make validate [MODULE=01] [CATALOGUE=1] [SAMPLE=n] [SURVIVORS=1]   mutation score + mistakes catalogue (all released modules without MODULE)"
 
@@ -71,6 +72,10 @@ ta-guide:
 
 lessons:
 	$(PY) -m coursetools.lessons $(MODULE)
+
+nbgrader:
+	@test -n "$(MODULE)" || { echo "usage: make nbgrader MODULE=NN [DEST=dir]"; exit 2; }
+	$(PY) -m coursetools nbgrader --module $(MODULE) $(if $(DEST),--dest $(DEST))
 
 clean:
 	rm -rf dist
