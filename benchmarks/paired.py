@@ -48,9 +48,28 @@ def format_load(value) -> str:
     return "unknown" if value is None else f"{value:.1f}"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo), else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_state(load, cores: int) -> str:
+    """'idle' or 'shared' from the load already running when the benchmark started."""
+    if load is None:
+        return "unknown (no load average on this system)"
+    state = "idle" if load < 0.5 * cores else "shared"
+    return f"{state}: load average {load:.1f} on {cores} cores when the run started"
+
+
 def machine_description(choice) -> dict:
     """Cores, CPU, platform, Python, NumPy, the BLAS libraries loaded and the thread plan."""
-    return {"cores": usable_cores(), "cpu": platform.processor() or platform.machine(), "platform": platform.platform(),
+    return {"cores": usable_cores(), "cpu": cpu_model(), "platform": platform.platform(),
             "python": platform.python_version(), "numpy": np.__version__, "blas": blas_description(),
             "threads": choice.as_dict()}
 
@@ -60,6 +79,7 @@ def write_result(path: Path, name: str, choice, load_before, **fields) -> None:
     result = {"benchmark": name, "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "command": " ".join(["python", *sys.argv]), **fields,
               "load_average_before": load_before, "load_average_after": load_average(),
+              "machine_state": machine_state(load_before, usable_cores()),
               "machine": machine_description(choice)}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
