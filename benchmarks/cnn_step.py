@@ -13,6 +13,7 @@ so machine load hits them alike; the ratios are the figures to compare across ma
 are chosen on purpose (benchmarks/threads.py) and printed; results go to benchmarks/results/.
 
     python benchmarks/cnn_step.py [--repeats 7] [--batch 128] [--chunk 4] [--threads N] [--workers N]
+    python benchmarks/cnn_step.py --profile     # where the accelerated step's time goes
 """
 
 from __future__ import annotations
@@ -120,6 +121,20 @@ def report(medians: dict[str, float], torch_version) -> list[str]:
     return lines
 
 
+def profile_accelerated(args, choice) -> None:
+    """Where the accelerated step's time goes: two steps under cProfile, the top 12 by own time."""
+    import cProfile
+    import pstats
+
+    rng = np.random.default_rng(0)
+    step = tinytorch_step(accelerate(tinytorch_cnn(rng), chunk=args.chunk, workers=choice.workers), args.batch, rng)
+    with choice.limit():
+        step()
+        profiler = cProfile.Profile()
+        profiler.runcall(lambda: (step(), step()))
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -127,10 +142,14 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=4, help="images per chunk in the accelerated convolutions")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
     parser.add_argument("--out", type=Path, default=RESULTS / "cnn_step.json", help="where the JSON result goes")
+    parser.add_argument("--profile", action="store_true", help="only profile two accelerated steps (cProfile)")
     add_thread_options(parser)
     args = parser.parse_args()
     choice = choose_threads(args.threads, args.workers)
     print(choice.describe())
+    if args.profile:
+        profile_accelerated(args, choice)
+        return
     load_before = load_average()
     variants, torch_version = build_variants(args, choice, np.random.default_rng(0))
     medians = rounds(variants, args.repeats)

@@ -66,7 +66,7 @@ class ThreadChoice:
     @contextmanager
     def limit(self, blas_threads: int | None = None):
         """Inside the block BLAS (and OpenMP) pools use ``blas_threads`` (default: this choice's)."""
-        from threadpoolctl import threadpool_limits
+        threadpool_limits = _threadpoolctl().threadpool_limits
 
         with threadpool_limits(limits=blas_threads or self.blas_threads):
             yield
@@ -112,9 +112,17 @@ def add_thread_options(parser: argparse.ArgumentParser, workers: bool = True) ->
                             help="data-parallel worker threads for the accelerated path (default: free cores, at most 2)")
 
 
+def _threadpoolctl():
+    try:
+        import threadpoolctl
+    except ImportError:
+        raise SystemExit("choosing BLAS threads needs threadpoolctl, which is not installed: "
+                         "pip install threadpoolctl (or run with OPENBLAS_NUM_THREADS=N set yourself)") from None
+    return threadpoolctl
+
+
 def blas_description() -> list[dict]:
     """The BLAS/OpenMP libraries loaded in this process, as threadpoolctl reports them."""
-    from threadpoolctl import threadpool_info
-
+    threadpool_info = _threadpoolctl().threadpool_info
     keep = ("user_api", "internal_api", "version", "num_threads", "threading_layer", "architecture", "prefix")
     return [{key: pool.get(key) for key in keep} for pool in threadpool_info()]
