@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 JOBS   ?= 2
+ENGINE ?= local
 
-.PHONY: help setup data test release-module release-all grade grade-batch report milestone benchmark validate site ta-guide lessons nbgrader clean
+.PHONY: help setup data test release-module release-all grade grade-batch report milestone benchmark validate site ta-guide lessons nbgrader distribute collect import-gradescope clean
 
 help:
 	@echo "make setup                                   create $(VENV) with everything, tinytorch editable"
@@ -19,6 +20,9 @@ help:
 	@echo "make site [SUBMISSIONS=dir]                  the course website into dist/site/ (offline; open dist/site/index.html)"
 	@echo "make ta-guide [GRADE='01 02'|all]            docs/guides/ta.md (GRADE: first grade those modules' mistakes)"
 	@echo "make nbgrader MODULE=01 [DEST=dir]           an nbgrader course folder (dist/nbgrader/) for JupyterHub courses"
+	@echo "make distribute ROSTER=csv TEMPLATE=repo OWNER=org PREFIX=name   student repositories from the skeleton template"
+	@echo "make collect ROSTER=csv DEADLINE=iso SUBMISSIONS=dir   each student's last commit before their deadline"
+	@echo "make import-gradescope EXPORT=zip SUBMISSIONS=dir   Gradescope's Export Submissions as grade-batch input"
 	@echo "make lessons [MODULE=01]                     check the lessons in reference/lessons/"
 	@echo "make validate [MODULE=01] [CATALOGUE=1] [SAMPLE=n] [SURVIVORS=1]   mutation score + mistakes catalogue (all released modules without MODULE)"
 
@@ -47,8 +51,8 @@ grade:
 	$(PY) -m coursetools grade --module $(MODULE) --submission $(SUBMISSION) $(if $(RESULTS),--results $(RESULTS))
 
 grade-batch:
-	@test -n "$(MODULE)" -a -n "$(SUBMISSIONS)" -a -n "$(RESULTS)" || { echo "usage: make grade-batch MODULE=NN SUBMISSIONS=dir RESULTS=dir [JOBS=2] [FORCE=1]"; exit 2; }
-	$(PY) -m coursetools grade-batch --module $(MODULE) --submissions $(SUBMISSIONS) --results $(RESULTS) --jobs $(JOBS) $(if $(FORCE),--force)
+	@test -n "$(MODULE)" -a -n "$(SUBMISSIONS)" -a -n "$(RESULTS)" || { echo "usage: make grade-batch MODULE=NN SUBMISSIONS=dir RESULTS=dir [JOBS=2] [ENGINE=local|dask SCHEDULER=host:port] [FORCE=1]"; exit 2; }
+	$(PY) -m coursetools grade-batch --module $(MODULE) --submissions $(SUBMISSIONS) --results $(RESULTS) --jobs $(JOBS) --engine $(ENGINE) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(FORCE),--force)
 
 report:
 	@test -n "$(RESULTS)" || { echo "usage: make report RESULTS=dir"; exit 2; }
@@ -76,6 +80,18 @@ lessons:
 nbgrader:
 	@test -n "$(MODULE)" || { echo "usage: make nbgrader MODULE=NN [DEST=dir]"; exit 2; }
 	$(PY) -m coursetools nbgrader --module $(MODULE) $(if $(DEST),--dest $(DEST))
+
+distribute:
+	@test -n "$(ROSTER)" -a -n "$(TEMPLATE)" -a -n "$(OWNER)" -a -n "$(PREFIX)" || { echo "usage: make distribute ROSTER=roster.csv TEMPLATE=owner/repo|DIR OWNER=org PREFIX=tinytorch-01 [HOST=github|DIR] [REPOS=repos.csv]"; exit 2; }
+	$(PY) -m coursetools distribute --roster $(ROSTER) --template $(TEMPLATE) --owner $(OWNER) --prefix $(PREFIX) --host $(or $(HOST),github) --out $(or $(REPOS),repos.csv)
+
+collect:
+	@test -n "$(ROSTER)" -a -n "$(DEADLINE)" -a -n "$(SUBMISSIONS)" || { echo "usage: make collect ROSTER=roster.csv DEADLINE=2026-10-01T23:59:00-07:00 SUBMISSIONS=dir [REPOS=repos.csv] [LATE=1]"; exit 2; }
+	$(PY) -m coursetools collect --roster $(ROSTER) --deadline $(DEADLINE) --dest $(SUBMISSIONS) $(if $(REPOS),--repos $(REPOS)) $(if $(LATE),--accept-late)
+
+import-gradescope:
+	@test -n "$(EXPORT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make import-gradescope EXPORT=export.zip SUBMISSIONS=dir [DEADLINE=iso]"; exit 2; }
+	$(PY) -m coursetools import-gradescope --export $(EXPORT) --dest $(SUBMISSIONS) $(if $(DEADLINE),--deadline $(DEADLINE))
 
 clean:
 	rm -rf dist

@@ -69,7 +69,8 @@ def grader_failure(config: dict, trace: str) -> GradeResult:
     for index, group in enumerate(config.get("groups", []), start=1):
         expected = config.get("expected", {}).get(group["name"], [])
         outcomes.extend(feedback.fill_missing(group, index, expected, message))
-    return GradeResult(tests=outcomes, output=message)
+    reason = (trace.strip().splitlines() or ["unknown error"])[-1][:500]
+    return GradeResult(tests=outcomes, output=message, extra_data={"grading_error": reason})
 
 
 def grade(config: dict, source: Path, submission: Path) -> tuple[GradeResult, dict]:

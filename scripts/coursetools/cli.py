@@ -36,7 +36,7 @@ def _grade_batch(args: argparse.Namespace) -> None:
     from coursetools import batch
 
     batch.main(module=args.module, submissions=args.submissions, results=args.results, jobs=args.jobs,
-               force=args.force, dist=args.dist)
+               force=args.force, dist=args.dist, engine=args.engine, scheduler=args.scheduler)
 
 
 def _report(args: argparse.Namespace) -> None:
@@ -115,6 +115,9 @@ def parser() -> argparse.ArgumentParser:
     many.add_argument("--jobs", type=int, default=2)
     many.add_argument("--force", action="store_true", help="regrade submissions that already have results")
     many.add_argument("--dist", default="dist")
+    many.add_argument("--engine", choices=("local", "dask"), default="local",
+                      help="local: JOBS worker processes on this machine; dask: one task per submission on a cluster")
+    many.add_argument("--scheduler", help="HOST:PORT of a running `dask scheduler` (with --engine dask)")
     many.set_defaults(run=_grade_batch)
 
     summary = verbs.add_parser("report", help="class summary JSON, gradebook CSV and HTML page from results")
@@ -154,6 +157,10 @@ def parser() -> argparse.ArgumentParser:
     nbgrader.add_argument("--module", required=True, help="module number, e.g. 01")
     nbgrader.add_argument("--dest", default="dist/nbgrader", help="the nbgrader course folder")
     nbgrader.set_defaults(run=_nbgrader)
+    from coursetools import collect, gradescope_export, roster
+
+    for module in (roster, collect, gradescope_export):  # distribute, collect, import-gradescope
+        module.register(verbs)
     return root
 
 
