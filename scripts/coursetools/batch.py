@@ -31,8 +31,7 @@ from pathlib import Path
 from coursetools.bundle import build_bundles
 from coursetools.engines import Task, make_engine, sigint_held
 from coursetools.manifest import load_course
-from coursetools.skeleton import render_file
-from coursetools.tito.notebook import with_cell_markers
+from coursetools.skeleton import starter_text
 
 STARTER = "_starter"
 """RESULTS/_starter/ holds the module's starter files: boilerplate for the similarity check."""
@@ -158,7 +157,7 @@ def write_starter(course, module, folder: Path) -> None:
     for relative in module.files:
         target = folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(with_cell_markers(render_file(course, module, relative, "skeleton")), encoding="utf-8")
+        target.write_text(starter_text(course, module, relative), encoding="utf-8")
 
 
 class Progress:

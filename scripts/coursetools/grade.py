@@ -52,7 +52,10 @@ def grade_with_bundle(archive: Path, submission: Path, target: Path) -> dict:
         place_submission(submission, root / "submission")
         (root / "results").mkdir()
         env = {**os.environ, "AUTOGRADER_DIR": str(root), "GRADER_PYTHON": sys.executable}
-        done = subprocess.run([str(root / "source" / "run_autograder")], env=env, cwd=root, check=False)
+        done = subprocess.run([str(root / "source" / "run_autograder")], env=env, cwd=root, check=False,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # the runner names its own throwaway results folder: name the copy that stays instead
+        print(done.stdout.replace(str(root / "results"), str(target.parent)), end="")
         written = root / "results" / "results.json"
         if not written.is_file():
             raise FileNotFoundError(f"run_autograder of {archive} exited with code {done.returncode} without "
