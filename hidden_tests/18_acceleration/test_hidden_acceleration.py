@@ -125,7 +125,7 @@ def _assert_same(plain, fast, x):
         np.testing.assert_allclose(a, b, **TOLERANCE)
 
 
-@pytest.mark.parametrize("kernel,stride,padding", [((1, 3), 1, 1), ((3, 3), 1, 2), (5, 1, 2), (1, 1, 0),
+@pytest.mark.parametrize("kernel,stride,padding", [((1, 3), 1, 1), ((3, 1), 1, 1), ((3, 3), 1, 2), (5, 1, 2), (1, 1, 0),
                                                    (3, 1, 3), (3, 2, 0), ((2, 3), 3, 1)])
 def test_accelerated_conv_for_every_kernel_stride_and_padding(kernel, stride, padding):
     conv = Conv2d(2, 3, kernel, stride=stride, padding=padding, rng=np.random.default_rng(1))

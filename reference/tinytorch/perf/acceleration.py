@@ -530,7 +530,8 @@ class AcceleratedBatchNorm2d(AcceleratedLayer):
 
 def pool_blocks(x_nhwc: np.ndarray, kernel: int) -> np.ndarray:
     """(N, H, W, C) -> (N, H_out, k, W_out, k, C) view of the non-overlapping k x k windows
-    (rows and columns past the last whole window are dropped, as module 09 does)."""
+    (rows and columns past the last whole window are dropped, as module 09 does). Always a view:
+    the reshape only splits axes, so writing into the blocks writes into ``x_nhwc``."""
     n, h, w, c = x_nhwc.shape
     h_out, w_out = h // kernel, w // kernel
     return x_nhwc[:, :h_out * kernel, :w_out * kernel].reshape(n, h_out, kernel, w_out, kernel, c)
@@ -542,12 +543,14 @@ class AcceleratedMaxPool2dBackward(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        #% solution hint="blocks = pool_blocks(channels_last(x), k); g = channels_last(grad); zeros (N, Ho, k, Wo, k, C); for di, dj in row-major order: hit = (blocks[:, :, di, :, dj] == out) & ~taken; write g * hit there; taken |= hit. Reshape to (N, Ho·k, Wo·k, C), put it in a zero (N, H, W, C) array if rows were dropped, return as_nchw."
+        #% solution hint="blocks = pool_blocks(channels_last(x), k); g = channels_last(grad); grad_x = zeros (N, H, W, C) and grad_blocks = pool_blocks(grad_x, k), a view; for di, dj in row-major order: hit = (blocks[:, :, di, :, dj] == out) & ~taken; write g * hit into grad_blocks[:, :, di, :, dj]; taken |= hit. Return as_nchw(grad_x)."
         x = ctx.parents[0]
         out, k = ctx.saved["out"], ctx.saved["kernel"]
-        blocks = pool_blocks(channels_last(x.data), k)
+        x_nhwc = channels_last(x.data)
+        blocks = pool_blocks(x_nhwc, k)
         g = channels_last(grad)
-        grad_blocks = np.zeros(blocks.shape, dtype=g.dtype)
+        grad_x = np.zeros(x_nhwc.shape, dtype=g.dtype)
+        grad_blocks = pool_blocks(grad_x, k)  # a view: writing into it fills grad_x
         taken = np.zeros(out.shape, dtype=bool)
         for di in range(k):
             for dj in range(k):
@@ -555,12 +558,6 @@ class AcceleratedMaxPool2dBackward(Function):
                 hit &= ~taken
                 taken |= hit
                 grad_blocks[:, :, di, :, dj] = g * hit
-        n, h_out, _, w_out, _, c = blocks.shape
-        grad_x = grad_blocks.reshape(n, h_out * k, w_out * k, c)
-        if grad_x.shape[1:3] != x.shape[2:]:
-            full = np.zeros((n, x.shape[2], x.shape[3], c), dtype=g.dtype)
-            full[:, :h_out * k, :w_out * k] = grad_x
-            grad_x = full
         return (as_nchw(grad_x),)
         #% endsolution
 
