@@ -367,3 +367,50 @@ def test_results_record_which_isolation_was_in_force(tmp_path):
     isolation = grade(root)["extra_data"]["isolation"]
     assert isolation["unprivileged_user"] == (os.geteuid() == 0)
     assert isolation["unprivileged_user"] or isolation["limitations"]
+
+
+SPREADING = '''
+from tinytorch.core.toy import triple
+
+
+def test_before():
+    assert triple(2) == 6
+
+
+def test_the_code_kills_itself():
+    triple(None)
+
+
+def test_the_code_hangs():
+    triple(-1)
+
+
+def test_after():
+    assert triple(3) == 9
+'''
+KILLING = SOLUTION + '''
+
+import os as _os
+import signal as _signal
+
+_plain_triple = triple
+
+
+def triple(x):
+    if x is None:
+        _os.kill(_os.getpid(), _signal.SIGKILL)
+    while x == -1:
+        pass
+    return _plain_triple(x)
+'''
+
+
+def test_a_kill_or_a_hang_costs_only_its_own_test(tmp_path):
+    """The student's server dies in one test and hangs in another: each costs that test, with the
+    reason, and the tests after it run in a fresh server (remote runtime)."""
+    root = write_bundle(tmp_path, groups=(ToyGroup("spreading", SPREADING, points=40, timeout=3),))
+    submit(root, {OWNED: KILLING})
+    before, killed, hung, after = graded_tests(grade(root))
+    assert before["score"] == pytest.approx(10) and after["score"] == pytest.approx(10), after["output"]
+    assert killed["score"] == 0 and "killed by SIGKILL" in killed["output"]
+    assert hung["score"] == 0 and ("Timeout" in hung["output"] or "did not answer" in hung["output"])
