@@ -414,3 +414,14 @@ def test_a_kill_or_a_hang_costs_only_its_own_test(tmp_path):
     assert before["score"] == pytest.approx(10) and after["score"] == pytest.approx(10), after["output"]
     assert killed["score"] == 0 and "killed by SIGKILL" in killed["output"]
     assert hung["score"] == 0 and ("Timeout" in hung["output"] or "did not answer" in hung["output"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_same_crashing_submission_gets_the_same_score_five_times(tmp_path):
+    scores = []
+    for attempt in range(5):
+        root = write_bundle(tmp_path / str(attempt), groups=(ToyGroup("spreading", SPREADING, points=40, timeout=3),))
+        submit(root, {OWNED: KILLING})
+        scores.append(grade(root)["score"])
+    assert scores == [20.0] * 5
