@@ -16,7 +16,7 @@ help:
 	@echo "make release-all                             every released module"
 	@echo "make grade MODULE=01 SUBMISSION=dir [RESULTS=file]   grade one submission like Gradescope"
 	@echo "make milestone M=04 [ARGS=--quick]           run a milestone"
-	@echo "make benchmark                               print the CNN training-step benchmark"
+	@echo "make benchmark [ARGS='--threads N --workers N']   CNN + GPT steps: module 09/13 path, accelerated path, PyTorch-CPU if installed"
 	@echo "make site [SUBMISSIONS=dir]                  the course website into dist/site/ (offline; open dist/site/index.html)"
 	@echo "make ta-guide [GRADE='01 02'|all]            docs/guides/ta.md (GRADE: first grade those modules' mistakes)"
 	@echo "make nbgrader MODULE=01 [DEST=dir]           an nbgrader course folder (dist/nbgrader/) for JupyterHub courses"
@@ -66,7 +66,8 @@ validate:
 	$(PY) -m coursetools validate --module $(or $(MODULE),all) $(if $(CATALOGUE),--catalogue-only) $(if $(SAMPLE),--sample $(SAMPLE)) $(if $(SURVIVORS),--survivors) $(if $(WORKERS),--workers $(WORKERS))
 
 benchmark:
-	$(PY) benchmarks/cnn_step.py
+	$(PY) benchmarks/cnn_step.py $(ARGS)
+	$(PY) benchmarks/gpt_tokens.py
 
 site:
 	$(PY) -m coursetools site $(if $(SUBMISSIONS),--submissions $(SUBMISSIONS))

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "benchmarks"))
+from threads import add_thread_options, choose_threads  # noqa: E402  (benchmarks/threads.py)
 RESULTS = HERE / "results"
 """The committed results of full runs (written only with --record)."""
 LOCAL_RESULTS = RESULTS / "local"
@@ -48,12 +50,31 @@ def parse_args(description: str, extra=None) -> argparse.Namespace:
     where.add_argument("--record", action="store_true",
                        help="write into milestones/results/ (the committed record) instead of milestones/results/local/")
     where.add_argument("--results", default=None, help="write the result files into this folder instead")
+    parser.add_argument("--plain", action="store_true",
+                        help="train on the layers as built (module 09's path) instead of accelerate(model) (module 18)")
+    add_thread_options(parser)
     if extra:
         extra(parser)
     args = parser.parse_args()
     if args.tinytorch:
         sys.path.insert(0, str(Path(args.tinytorch).resolve()))
+    args.threads_plan = choose_threads(args.threads, args.workers)
+    print(args.threads_plan.describe())
     return args
+
+
+def fast_model(model, args):
+    """``accelerate(model)`` (module 18) unless ``--plain``; a tree whose module 18 is not done yet
+    trains on the layers as built, and says so."""
+    if args.plain:
+        return model
+    try:
+        from tinytorch.perf.acceleration import accelerate
+
+        return accelerate(model, workers=args.threads_plan.workers)
+    except (ImportError, NotImplementedError) as error:
+        print(f"training on the plain layers: the accelerated path (module 18) is not available ({error})")
+        return model
 
 
 def tinytorch_location() -> str:
