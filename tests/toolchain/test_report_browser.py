@@ -14,19 +14,12 @@ from pathlib import Path
 import pytest
 
 from coursetools import report
+from coursetools.site.browser import find_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "dist" / "artifacts"
 HISTOGRAM_GREEN = (0x44, 0xAA, 0x77)
 """The bars' colour (#4a7 in the page's style)."""
-
-
-def find_chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 CHROMIUM = find_chromium()
