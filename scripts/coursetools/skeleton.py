@@ -335,7 +335,7 @@ def _public_lines(course: Course, module: Module) -> set[str]:
 def _tool_files(course: Course) -> list[Path]:
     """The course code shipped under tools/ (also public in every grader bundle)."""
     scripts, runtime = toolchain_sources()
-    return [scripts / relative for relative in shipped_toolchain(scripts)] + sorted(runtime.glob("*.py"))
+    return [scripts / relative for relative in shipped_toolchain(scripts)] + sorted(runtime.rglob("*.py"))
 
 
 def _outside_regions(text: str) -> list[str]:
