@@ -78,9 +78,15 @@ def fast_model(model, args):
 
 
 def tinytorch_location() -> str:
+    """Which tinytorch ran: relative to the repository when it is the repository's (no machine's path
+    in a result file), else the folder name of the tree given with --tinytorch."""
     import tinytorch
 
-    return str(Path(tinytorch.__file__).resolve().parent)
+    package = Path(tinytorch.__file__).resolve().parent
+    repository = HERE.parent.resolve()
+    if repository in package.parents:
+        return package.relative_to(repository).as_posix()
+    return f"{package.parent.name}/{package.name} (outside the repository)"
 
 
 def data_hash(*arrays: np.ndarray) -> str:
