@@ -8,9 +8,18 @@ matrix multiplication handled by BLAS. For an (N, C, H, W) input and F filters o
 k x k the matrix is (N·H_out·W_out, C·k·k): k² times the input's memory, in exchange for
 one GEMM of 2·N·H_out·W_out·C·k²·F FLOPs instead of seven nested Python loops.
 
-The backward pass is two more GEMMs (weight and input gradients) and a ``col2im`` that
-adds the column gradients back with one shifted slice-add per kernel offset, never a loop
-over pixels. Each layer has its own ``Function`` here (module 05's engine runs them).
+The backward pass is two more GEMMs. The weight gradient is one; the input gradient of a
+stride-1 convolution is itself a convolution (a *transposed convolution*: im2col of the
+zero-bordered output gradient times the kernel turned 180 degrees, one more GEMM). Strided
+convolutions use ``col2im``, the adjoint of im2col, which adds the column gradients back with
+one shifted slice-add per kernel offset, never a loop over pixels.
+
+Memory layout is part of the speed: Conv2d returns an NCHW *view* of channels-last
+(N, H, W, C) memory, and BatchNorm2d, ReLU and MaxPool2d keep whatever layout they are
+given (NumPy's element-wise ops and ``zeros_like`` follow their input's memory order), so the
+next convolution's channels-last copy and its gradient's reshape are cheap or free. Everything
+stays float32: a single float64 scalar in an expression would double the time. Each layer has
+its own ``Function`` here (module 05's engine runs them).
 """
 
 from __future__ import annotations
@@ -32,15 +41,18 @@ def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def pad_nhwc(x: np.ndarray, padding: int) -> np.ndarray:
+def pad_nhwc(x: np.ndarray, padding) -> np.ndarray:
     """NCHW array -> zero-padded array in channels-last memory order, shape (N, H + 2p, W + 2p, C).
 
-    One allocation and one copy. Channels-last keeps each pixel's C values adjacent, so the
-    im2col copy and the col2im adds below move contiguous runs of memory.
+    ``padding`` is one int or (rows, columns). One zero-filled allocation and one copy (no
+    ``np.pad``). Channels-last keeps each pixel's C values adjacent, so the im2col copy and the
+    col2im adds below move contiguous runs of memory; when x is already an NCHW view of
+    channels-last memory (what Conv2d returns), the copy reads it in order.
     """
     n, c, h, w = x.shape
-    out = np.zeros((n, h + 2 * padding, w + 2 * padding, c), dtype=x.dtype)
-    out[:, padding:padding + h, padding:padding + w, :] = x.transpose(0, 2, 3, 1)
+    ph, pw = _pair(padding)
+    out = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
+    out[:, ph:ph + h, pw:pw + w, :] = x.transpose(0, 2, 3, 1)
     return out
 
 
@@ -48,7 +60,8 @@ def im2col(x: np.ndarray, kernel: tuple[int, int], stride: int, padding: int) ->
     """Receptive fields as rows: (N, C, H, W) -> (N·H_out·W_out, kh·kw·C).
 
     Row order is (n, i, j), column order (di, dj, c), matching a weight laid out as
-    (F, kh, kw, C). The window view costs nothing; the reshape makes the one real copy.
+    (F, kh, kw, C). ``padding`` is one int or (rows, columns). The window view costs nothing;
+    the reshape makes the one real copy.
     """
     #% solution hint="sliding_window_view(pad_nhwc(x), kernel, axis=(1, 2)) gives (N, H', W', C, kh, kw); take every stride-th window, put C last, reshape."
     kh, kw = kernel
@@ -81,20 +94,47 @@ def weight_matrix(weight: np.ndarray) -> np.ndarray:
     return weight.transpose(0, 2, 3, 1).reshape(weight.shape[0], -1)
 
 
+def transposed_convolution(grad: np.ndarray, weight: np.ndarray, padding: int) -> np.ndarray:
+    """Input gradient of a stride-1 convolution, computed as a convolution.
+
+    grad (N, H_out, W_out, F) channels-last, weight (F, C, kh, kw) -> (N, C, H, W) with
+    H = H_out + kh - 1 - 2p (an NCHW view of channels-last memory). Input pixel (y, x) was
+    multiplied by W[:, :, di, dj] in the output at (y - di, x - dj) - with padding p that is
+    output (y + p - di, x + p - dj) - so its gradient is a convolution of the output gradient,
+    zero-bordered by k - 1 - p, with the kernel turned 180 degrees and its C and F axes
+    swapped. That is im2col plus one GEMM, like the forward pass: no col2im adds. Needs
+    p < k (a non-negative border).
+    """
+    #% solution hint="turned = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), shape (C, F, kh, kw); cols = im2col of grad seen as NCHW (transpose(0, 3, 1, 2), a view) with stride 1 and padding (kh-1-p, kw-1-p); cols @ weight_matrix(turned).T is (N·H·W, C): reshape to (N, H, W, C) and transpose to NCHW."
+    f, c, kh, kw = weight.shape
+    n, h_out, w_out, _ = grad.shape
+    turned = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+    cols = im2col(grad.transpose(0, 3, 1, 2), (kh, kw), 1, (kh - 1 - padding, kw - 1 - padding))
+    h, w = h_out + kh - 1 - 2 * padding, w_out + kw - 1 - 2 * padding
+    return (cols @ weight_matrix(turned).T).reshape(n, h, w, c).transpose(0, 3, 1, 2)
+    #% endsolution
+
+
 class Conv2dBackward(Function):
-    """Gradients of a convolution: two GEMMs and one col2im."""
+    """Gradients of a convolution: two GEMMs (the input gradient by a transposed convolution,
+    or col2im when the convolution is strided)."""
 
     @staticmethod
     def backward(ctx, grad):
-        #% solution kind="vectorized" hint="g = grad as (N·Ho·Wo, F); dW = g.T @ cols, reshaped (F, kh, kw, C) and moved to (F, C, kh, kw); db = g.sum(0); dcols = g @ weight_matrix(W), reshaped for col2im."
+        #% solution kind="vectorized" hint="g = grad as (N·Ho·Wo, F) (a free view when grad is channels-last memory); dW = g.T @ cols, reshaped (F, kh, kw, C) and moved to (F, C, kh, kw); db = g.sum(0); grad_x: None when x does not require grad, transposed_convolution for stride 1 and padding < kernel, else dcols = g @ weight_matrix(W) reshaped for col2im."
         x, weight = ctx.parents[0], ctx.parents[1]
         cols, stride, padding = ctx.saved["cols"], ctx.saved["stride"], ctx.saved["padding"]
         f, c, kh, kw = weight.shape
         n, _, h_out, w_out = grad.shape
         g = grad.transpose(0, 2, 3, 1).reshape(-1, f)
         grad_weight = (g.T @ cols).reshape(f, kh, kw, c).transpose(0, 3, 1, 2)
-        dcols = (g @ weight_matrix(weight.data)).reshape(n, h_out, w_out, kh, kw, c)
-        grad_x = col2im(dcols, x.shape, (kh, kw), stride, padding)
+        if not x.requires_grad:  # the network's input: no gradient to compute
+            grad_x = None
+        elif stride == 1 and padding < min(kh, kw):
+            grad_x = transposed_convolution(g.reshape(n, h_out, w_out, f), weight.data, padding)
+        else:  # strided: a transposed convolution would multiply mostly zeros
+            dcols = (g @ weight_matrix(weight.data)).reshape(n, h_out, w_out, kh, kw, c)
+            grad_x = col2im(dcols, x.shape, (kh, kw), stride, padding)
         if len(ctx.parents) == 3:
             return grad_x, grad_weight, g.sum(axis=0)
         return grad_x, grad_weight
@@ -161,32 +201,53 @@ def _scatter_windows(window_grad: np.ndarray, x_shape: tuple, kernel: int, strid
     return grad
 
 
+def window_offset(x: np.ndarray, di: int, dj: int, stride: int, out_hw: tuple[int, int]) -> np.ndarray:
+    """(N, C, H, W) -> (N, C, H_out, W_out) view: element (i, j) is x[..., stride·i + di, stride·j + dj],
+    the entry at offset (di, dj) of every pooling window. A strided slice: no copy."""
+    h_out, w_out = out_hw
+    return x[:, :, di:di + stride * h_out:stride, dj:dj + stride * w_out:stride]
+
+
 class MaxPool2dBackward(Function):
-    """Route each output's gradient to the position that held the maximum."""
+    """Route each output's gradient to the first position (row-major in its window) that holds
+    the maximum, the one ``argmax`` would pick: ties send the gradient to one pixel only."""
 
     @staticmethod
     def backward(ctx, grad):
-        #% solution hint="one_hot of the saved argmax over the k·k window positions, times grad[..., None], scattered back."
+        #% solution hint="grad_x = np.zeros_like(x.data) (keeps x's memory layout); unclaimed = np.ones_like(out, dtype=bool); for each offset (di, dj) in row-major order: hit = (window_offset(x) == out) & unclaimed; unclaimed &= ~hit; add grad * hit into the view window_offset(grad_x, ...) with += (overlapping windows share pixels)."
         x = ctx.parents[0]
-        kernel, stride, argmax = ctx.saved["kernel"], ctx.saved["stride"], ctx.saved["argmax"]
-        one_hot = argmax[..., None] == np.arange(kernel * kernel)
-        return (_scatter_windows(one_hot * grad[..., None], x.shape, kernel, stride),)
+        kernel, stride, out = ctx.saved["kernel"], ctx.saved["stride"], ctx.saved["out"]
+        grad_x = np.zeros_like(x.data)
+        unclaimed = np.ones_like(out, dtype=bool)  # same memory layout as out: fast element-wise ops
+        for di, dj in np.ndindex(kernel, kernel):
+            hit = window_offset(x.data, di, dj, stride, out.shape[2:]) == out
+            hit &= unclaimed
+            unclaimed &= ~hit
+            window_grad = window_offset(grad_x, di, dj, stride, out.shape[2:])  # a view into grad_x
+            window_grad += grad * hit
+        return (grad_x,)
         #% endsolution
 
 
 class MaxPool2d(Layer):
-    """Maximum over k x k windows (stride defaults to k). (N, C, H, W) -> (N, C, H_out, W_out)."""
+    """Maximum over k x k windows (stride defaults to k). (N, C, H, W) -> (N, C, H_out, W_out).
+
+    k² element-wise maxima of strided views (one per window offset): no window copy, no argmax,
+    and the output keeps x's memory layout (channels-last stays channels-last).
+    """
 
     def __init__(self, kernel_size: int, stride: int | None = None):
         self.kernel_size = kernel_size
         self.stride = stride or kernel_size
 
     def forward(self, x: Tensor) -> Tensor:
-        #% solution hint="windows = _pool_windows(...); argmax over the last axis; gather the maxima with np.take_along_axis; save argmax."
-        windows = _pool_windows(x.data, self.kernel_size, self.stride)
-        argmax = windows.argmax(axis=-1)
-        out = np.take_along_axis(windows, argmax[..., None], axis=-1)[..., 0]
-        return Tensor._make(out, MaxPool2dBackward, x, argmax=argmax, kernel=self.kernel_size, stride=self.stride)
+        #% solution hint="out_hw from output_size(H or W, k, stride, 0); out = copy (order='K', keeping the layout) of window_offset(x, 0, 0); then np.maximum(out, window_offset(x, di, dj), out=out) for every other offset; save out, kernel, stride."
+        k, stride = self.kernel_size, self.stride
+        out_hw = (output_size(x.shape[2], k, stride, 0), output_size(x.shape[3], k, stride, 0))
+        out = window_offset(x.data, 0, 0, stride, out_hw).copy(order="K")
+        for di, dj in list(np.ndindex(k, k))[1:]:
+            np.maximum(out, window_offset(x.data, di, dj, stride, out_hw), out=out)
+        return Tensor._make(out, MaxPool2dBackward, x, out=out, kernel=k, stride=stride)
         #% endsolution
 
     def __repr__(self) -> str:
@@ -226,22 +287,25 @@ class AvgPool2d(Layer):
 class BatchNorm2dBackward(Function):
     """Exact gradient of batch normalisation through the batch mean and variance.
 
-    With x̂ = (x - μ)·r, r = 1/sqrt(σ² + eps), M = N·H·W and d = g·γ:
-    dx = r/M · (M·d - Σd - x̂·Σ(d·x̂)),  dγ = Σ g·x̂,  dβ = Σ g  (sums over N, H, W).
+    With x̂ = (x - μ)·r, r = 1/sqrt(σ² + eps), M = N·H·W and the sums over N, H, W:
+    dγ = Σ g·x̂,  dβ = Σ g,  dx = γ·r·(g - dβ/M - x̂·dγ/M).
+    The two parameter gradients are the sums the input gradient needs, so the whole rule is two
+    reductions and a few element-wise passes, written in place into one buffer.
     """
 
     @staticmethod
     def backward(ctx, grad):
-        #% solution hint="Sum over axes (0, 2, 3) with keepdims; reshape gamma and the per-channel results to (1, C, 1, 1)."
+        #% solution hint="Per-channel sums over axes (0, 2, 3) with keepdims: grad_gamma = Σ grad·x_hat, grad_beta = Σ grad. grad_x = grad - grad_beta / M, then -= x_hat * (grad_gamma / M), then *= gamma·inv_std (gamma reshaped to (1, C, 1, 1)); return the sums raveled to (C,)."
         x_hat, inv_std = ctx.saved["x_hat"], ctx.saved["inv_std"]
         gamma = ctx.parents[1].data.reshape(1, -1, 1, 1)
         axes = (0, 2, 3)
         m = x_hat.size // x_hat.shape[1]
-        d = grad * gamma
-        sum_d = d.sum(axis=axes, keepdims=True)
-        sum_d_xhat = (d * x_hat).sum(axis=axes, keepdims=True)
-        grad_x = inv_std / m * (m * d - sum_d - x_hat * sum_d_xhat)
-        return grad_x, (grad * x_hat).sum(axis=axes), grad.sum(axis=axes)
+        grad_gamma = (grad * x_hat).sum(axis=axes, keepdims=True)
+        grad_beta = grad.sum(axis=axes, keepdims=True)
+        grad_x = grad - grad_beta / m
+        grad_x -= x_hat * (grad_gamma / m)
+        grad_x *= gamma * inv_std
+        return grad_x, grad_gamma.ravel(), grad_beta.ravel()
         #% endsolution
 
 
@@ -271,12 +335,13 @@ class BatchNorm2d(Layer):
         centered = x.data - mean
         var = (centered * centered).mean(axis=axes, keepdims=True)
         inv_std = 1 / np.sqrt(var + x.dtype.type(self.eps))
-        x_hat = centered * inv_std
+        x_hat = np.multiply(centered, inv_std, out=centered)  # in place: centered is not needed again
         m = x.size // self.num_features
         self.running_mean = (1 - self.momentum) * self.running_mean + self.momentum * mean.ravel()
         unbiased = var.ravel() * (m / max(m - 1, 1))
         self.running_var = (1 - self.momentum) * self.running_var + self.momentum * unbiased
-        out = x_hat * self.gamma.data.reshape(1, -1, 1, 1) + self.beta.data.reshape(1, -1, 1, 1)
+        out = x_hat * self.gamma.data.reshape(1, -1, 1, 1)
+        out += self.beta.data.reshape(1, -1, 1, 1)
         return Tensor._make(out, BatchNorm2dBackward, x, self.gamma, self.beta, x_hat=x_hat, inv_std=inv_std)
         #% endsolution
 
