@@ -98,6 +98,17 @@ def test_accelerated_batchnorm_matches_module_09(relu):
     _assert_same_values_and_gradients(plain, Sequential(AcceleratedBatchNorm2d(bn, relu=relu)), x)
 
 
+def test_batchnorm_relu_and_pool_on_two_threads_match_module_09():
+    bn = BatchNorm2d(3)
+    bn.gamma.data = _images((3,), seed=11)
+    bn.beta.data = _images((3,), seed=12)
+    plain = Sequential(bn, ReLU(), MaxPool2d(2))
+    fast = accelerate(plain, workers=2)
+    assert isinstance(fast[0], AcceleratedBatchNorm2d) and fast[0].relu and fast[0].workers == 2
+    assert isinstance(fast[1], AcceleratedMaxPool2d) and fast[1].workers == 2
+    _assert_same_values_and_gradients(plain, fast, _images((5, 3, 6, 6)) * 2 + 1)  # 5 images: parts of 3 and 2
+
+
 def test_accelerated_batchnorm_updates_the_running_statistics_like_module_09():
     x = _images((4, 3, 5, 5)) * 3 + 2
     plain, wrapped = BatchNorm2d(3), BatchNorm2d(3)

@@ -320,15 +320,15 @@ def batch_chunks(batch: int, chunk: int) -> list[slice]:
     return [slice(start, min(start + chunk, batch)) for start in range(0, batch, chunk)]
 
 
-def run_chunks(work: Callable[[slice, Scratch], None], chunks: list[slice], scratches: list[Scratch], pool) -> None:
-    """Run ``work(chunk, scratch)`` for every chunk: in order, or spread over the pool's threads.
+def run_chunks(work: Callable[[slice, Scratch], None], chunks: list[slice], scratches: list[Scratch], threads) -> None:
+    """Run ``work(chunk, scratch)`` for every chunk: in order, or spread over ``threads`` (a thread pool).
 
     NumPy releases the GIL inside copies and BLAS calls, so with one BLAS thread per worker
     the workers really run in parallel (data parallelism over the batch). Each worker owns one
     Scratch; chunk i goes to worker i mod workers.
     """
     workers = len(scratches)
-    if pool is None or workers == 1:
+    if threads is None or workers == 1:
         for chunk in chunks:
             work(chunk, scratches[0])
         return
@@ -337,8 +337,31 @@ def run_chunks(work: Callable[[slice, Scratch], None], chunks: list[slice], scra
         for chunk in chunks[index::workers]:
             work(chunk, scratches[index])
 
-    for future in [pool.submit(worker, i) for i in range(workers)]:
+    for future in [threads.submit(worker, i) for i in range(workers)]:
         future.result()
+
+
+def image_parts(batch: int, workers: int) -> list[slice]:
+    """The batch cut into ``workers`` contiguous runs of images (fewer when the batch is smaller)."""
+    return batch_chunks(batch, -(-batch // workers))
+
+
+def map_parts(work: Callable, parts: list[slice], threads) -> list:
+    """``[work(part) for part in parts]``, the parts spread over ``threads`` (a thread pool) when given.
+
+    For the element-wise layers: NumPy releases the GIL inside every ufunc and reduction on large
+    arrays, so each worker streams its own share of the batch through memory at the same time.
+    """
+    if threads is None or len(parts) == 1:
+        return [work(part) for part in parts]
+    return list(threads.map(work, parts))
+
+
+def _check_workers(chunk: int, workers: int, threads) -> None:
+    if chunk < 1 or workers < 1:
+        raise ValueError(f"chunk and workers must be positive, got chunk={chunk}, workers={workers}")
+    if workers > 1 and threads is None:
+        raise ValueError("workers > 1 needs a thread pool: accelerate(model, workers=2) makes one")
 
 
 class AcceleratedConv2dBackward(Function):
@@ -396,20 +419,17 @@ class AcceleratedConv2d(AcceleratedLayer):
     im2col copy into a reused column buffer, one GEMM written straight into the output. A chunk's
     columns (4 images of 32x32x32, 3x3: 4.7 MB) stay near the cache where the whole batch's
     (151 MB at batch 128) would stream through memory twice; backward rebuilds them instead of
-    keeping them. ``workers`` > 1 runs chunks on that many threads (``pool``, shared).
+    keeping them. ``workers`` > 1 runs chunks on that many threads (``threads``, a shared pool).
     """
 
-    def __init__(self, conv: Conv2d, chunk: int = 4, workers: int = 1, pool=None):
-        if chunk < 1 or workers < 1:
-            raise ValueError(f"chunk and workers must be positive, got chunk={chunk}, workers={workers}")
-        if workers > 1 and pool is None:
-            raise ValueError("workers > 1 needs a thread pool: accelerate(model, workers=2) makes one")
-        self.conv, self.chunk, self.workers, self.pool = conv, chunk, workers, pool
+    def __init__(self, conv: Conv2d, chunk: int = 4, workers: int = 1, threads=None):
+        _check_workers(chunk, workers, threads)
+        self.conv, self.chunk, self.workers, self.threads = conv, chunk, workers, threads
         self.scratches = [Scratch() for _ in range(workers)]
 
     def run(self, work: Callable[[slice, Scratch], None], batch: int) -> None:
         """Apply ``work(chunk, scratch)`` to every chunk of the batch (threads when workers > 1)."""
-        run_chunks(work, batch_chunks(batch, self.chunk), self.scratches, self.pool)
+        run_chunks(work, batch_chunks(batch, self.chunk), self.scratches, self.threads)
 
     def columns(self, x_nhwc: np.ndarray, scratch: Scratch) -> np.ndarray:
         """(n, H, W, C) chunk -> its (n·H_out·W_out, kh·kw·C) im2col rows, in a reused buffer."""
@@ -463,26 +483,38 @@ class AcceleratedBatchNormBackward(Function):
 
     With c = x - μ, r = 1/sqrt(σ² + eps), g' = g·[out > 0] (ReLU) and a = γ·r:
     dx = a·g' - a·Σg'/M - c·γ·r³·Σ(g'·c)/M,  dγ = r·Σ(g'·c),  dβ = Σg'.
+    Two passes over the batch's parts (on the layer's worker threads): the sums, then dx.
     """
 
     @staticmethod
     def backward(ctx, grad):
-        #% solution hint="g = channels_last(grad).reshape(-1, C); with ReLU g = g * (out > 0) (a new array: never write into grad); sum_g and sum_gc = per-channel sums (channel_sums) of g and g * centered; build dx from per-channel vectors (a = γ·r) and return as_nchw(dx.reshape(N, H, W, C)), r·sum_gc, sum_g."
+        #% solution name="AcceleratedBatchNormBackward.backward" hint="g = channels_last(grad).reshape(-1, C); grad_x, work = empty (M, C) buffers; g' = grad_x holding g * (out > 0) with ReLU, else g itself (never write into grad). Pass 1 per part of rows (layer.map_rows): fill g' there, work = g' * centered, return channel_sums of g' and of work; add the parts' sums. Pass 2 per part: work = centered * (a·r²·Σg'c/M), grad_x = g' * a, -= a·Σg'/M, -= work. Return as_nchw(grad_x.reshape(N, H, W, C)), r·Σg'c, Σg'."
         x, gamma = ctx.parents[0], ctx.parents[1].data
-        centered, inv_std, out = ctx.saved["centered"], ctx.saved["inv_std"], ctx.saved["out"]
+        layer, centered, inv_std, out = ctx.saved["layer"], ctx.saved["centered"], ctx.saved["inv_std"], ctx.saved["out"]
         n, c, h, w = x.shape
         m = centered.shape[0]
         g = channels_last(grad).reshape(-1, c)
-        if ctx.saved["relu"]:
-            g = np.multiply(g, out > 0)
-        sum_g = channel_sums(g, w)
-        work = np.multiply(g, centered)
-        sum_gc = channel_sums(work, w)
+        grad_x, work = np.empty_like(g), np.empty_like(g)
+        masked = grad_x if layer.relu else g  # g' lives in grad_x until pass 2 overwrites it
+
+        def sums(rows: slice) -> tuple[np.ndarray, np.ndarray]:
+            if layer.relu:
+                np.multiply(g[rows], out[rows] > 0, out=grad_x[rows])
+            np.multiply(masked[rows], centered[rows], out=work[rows])
+            return channel_sums(masked[rows], w), channel_sums(work[rows], w)
+
+        parts = layer.map_rows(sums, n, h * w)
+        sum_g, sum_gc = sum(part[0] for part in parts), sum(part[1] for part in parts)
         scale = gamma * inv_std
-        np.multiply(centered, scale * inv_std * inv_std * sum_gc / m, out=work)
-        grad_x = np.multiply(g, scale, out=g if ctx.saved["relu"] else None)
-        grad_x -= scale * sum_g / m
-        grad_x -= work
+        centered_scale, shift = scale * inv_std * inv_std * sum_gc / m, scale * sum_g / m
+
+        def input_gradient(rows: slice) -> None:
+            np.multiply(centered[rows], centered_scale, out=work[rows])
+            np.multiply(masked[rows], scale, out=grad_x[rows])
+            grad_x[rows] -= shift
+            grad_x[rows] -= work[rows]
+
+        layer.map_rows(input_gradient, n, h * w)
         return as_nchw(grad_x.reshape(n, h, w, c)), inv_std * sum_gc, sum_g
         #% endsolution
 
@@ -492,11 +524,20 @@ class AcceleratedBatchNorm2d(AcceleratedLayer):
 
     Training: per-channel sums over the (N·H·W, C) rows, the output written in one buffer and
     clipped at 0 in place; running statistics are updated on the wrapped layer exactly as module
-    09 does. Evaluation: the wrapped layer (then ReLU). (N, C, H, W) -> same.
+    09 does. Each pass runs on ``workers`` threads, one share of the batch each, and the workers'
+    per-channel sums are added before the next pass. Evaluation: the wrapped layer (then ReLU).
+    (N, C, H, W) -> same.
     """
 
-    def __init__(self, batchnorm: BatchNorm2d, relu: bool = False):
-        self.batchnorm, self.relu = batchnorm, relu
+    def __init__(self, batchnorm: BatchNorm2d, relu: bool = False, workers: int = 1, threads=None):
+        _check_workers(1, workers, threads)
+        self.batchnorm, self.relu, self.workers, self.threads = batchnorm, relu, workers, threads
+
+    def map_rows(self, work: Callable[[slice], object], batch: int, rows_per_image: int) -> list:
+        """``work(rows)`` for each worker's share of the (N·H·W, C) rows (whole images), on the threads."""
+        parts = [slice(part.start * rows_per_image, part.stop * rows_per_image)
+                 for part in image_parts(batch, self.workers)]
+        return map_parts(work, parts, self.threads)
 
     def forward(self, x: Tensor) -> Tensor:
         bn = self.batchnorm
@@ -505,23 +546,33 @@ class AcceleratedBatchNorm2d(AcceleratedLayer):
         if not self.training:
             out = bn._normalise_with_running_stats(x)
             return ReLU()(out) if self.relu else out
-        #% solution hint="rows = channels_last(x.data).reshape(-1, C) (M rows); mean = channel_sums(rows, W) / M; centered = rows - mean; out = centered*centered, var = channel_sums(out, W) / M; r = 1/sqrt(var + eps); out = centered*(γ·r) + β written into out; np.maximum(out, 0, out=out) if ReLU; update bn.running_mean / running_var as module 09 (unbiased var); save centered, inv_std, out, relu."
+        #% solution name="AcceleratedBatchNorm2d.forward" hint="rows = channels_last(x.data).reshape(-1, C) (M rows); three passes with self.map_rows over the workers' rows, adding their per-channel sums between passes: mean = Σ channel_sums(rows) / M; centered = rows - mean and out = centered² (written into preallocated buffers), var = Σ channel_sums(out) / M; r = 1/sqrt(var + eps); out = centered·(γ·r) + β, clipped at a zero row in place if ReLU. Update bn.running_mean / running_var as module 09 (unbiased var); save layer, centered, inv_std, out."
         n, c, h, w = x.shape
         rows = channels_last(x.data).reshape(-1, c)
         m = rows.shape[0]
-        mean = channel_sums(rows, w) / m
-        centered = rows - mean
-        out = np.multiply(centered, centered)
-        var = channel_sums(out, w) / m
+        mean = sum(self.map_rows(lambda part: channel_sums(rows[part], w), n, h * w)) / m
+        centered, out = np.empty_like(rows), np.empty_like(rows)
+
+        def squares(part: slice) -> np.ndarray:
+            np.subtract(rows[part], mean, out=centered[part])
+            np.multiply(centered[part], centered[part], out=out[part])
+            return channel_sums(out[part], w)
+
+        var = sum(self.map_rows(squares, n, h * w)) / m
         inv_std = 1 / np.sqrt(var + x.dtype.type(bn.eps))
-        np.multiply(centered, bn.gamma.data * inv_std, out=out)
-        out += bn.beta.data
-        if self.relu:
-            np.maximum(out, np.zeros(c, dtype=out.dtype), out=out)
+        scale, zero_row = bn.gamma.data * inv_std, np.zeros(c, dtype=out.dtype)
+
+        def normalise(part: slice) -> None:
+            np.multiply(centered[part], scale, out=out[part])
+            out[part] += bn.beta.data
+            if self.relu:
+                np.maximum(out[part], zero_row, out=out[part])
+
+        self.map_rows(normalise, n, h * w)
         bn.running_mean = (1 - bn.momentum) * bn.running_mean + bn.momentum * mean
         bn.running_var = (1 - bn.momentum) * bn.running_var + bn.momentum * var * (m / max(m - 1, 1))
         return Tensor._make(as_nchw(out.reshape(n, h, w, c)), AcceleratedBatchNormBackward, x, bn.gamma, bn.beta,
-                            centered=centered, inv_std=inv_std, out=out, relu=self.relu)
+                            layer=self, centered=centered, inv_std=inv_std, out=out)
         #% endsolution
 
     def __repr__(self) -> str:
@@ -539,48 +590,62 @@ def pool_blocks(x_nhwc: np.ndarray, kernel: int) -> np.ndarray:
 
 class AcceleratedMaxPool2dBackward(Function):
     """Each output's gradient goes to the first position (row-major in its window) holding the max,
-    the position module 09's argmax picks."""
+    the position module 09 picks; each worker routes its share of the batch."""
 
     @staticmethod
     def backward(ctx, grad):
-        #% solution hint="blocks = pool_blocks(channels_last(x), k); g = channels_last(grad); grad_x = zeros (N, H, W, C) and grad_blocks = pool_blocks(grad_x, k), a view; for di, dj in row-major order: hit = (blocks[:, :, di, :, dj] == out) & ~taken; write g * hit into grad_blocks[:, :, di, :, dj]; taken |= hit. Return as_nchw(grad_x)."
+        #% solution name="AcceleratedMaxPool2dBackward.backward" hint="x_nhwc = channels_last(x); g = channels_last(grad); grad_x = zeros (N, H, W, C). Per part of images (layer.map_images): blocks = pool_blocks(x_nhwc[part], k), grad_blocks = pool_blocks(grad_x[part], k) (a view); taken = zeros like out[part], bool; for di, dj in row-major order: hit = (blocks[:, :, di, :, dj] == out[part]) & ~taken; taken |= hit; np.multiply(g[part], hit, out=grad_blocks[:, :, di, :, dj]). Return as_nchw(grad_x)."
         x = ctx.parents[0]
-        out, k = ctx.saved["out"], ctx.saved["kernel"]
-        x_nhwc = channels_last(x.data)
-        blocks = pool_blocks(x_nhwc, k)
-        g = channels_last(grad)
+        layer, out, k = ctx.saved["layer"], ctx.saved["out"], ctx.saved["kernel"]
+        x_nhwc, g = channels_last(x.data), channels_last(grad)
         grad_x = np.zeros(x_nhwc.shape, dtype=g.dtype)
-        grad_blocks = pool_blocks(grad_x, k)  # a view: writing into it fills grad_x
-        taken = np.zeros(out.shape, dtype=bool)
-        for di in range(k):
-            for dj in range(k):
-                hit = blocks[:, :, di, :, dj] == out
-                hit &= ~taken
-                taken |= hit
-                grad_blocks[:, :, di, :, dj] = g * hit
+
+        def route(part: slice) -> None:
+            blocks, grad_blocks = pool_blocks(x_nhwc[part], k), pool_blocks(grad_x[part], k)  # views
+            taken = np.zeros(out[part].shape, dtype=bool)
+            for di in range(k):
+                for dj in range(k):
+                    hit = blocks[:, :, di, :, dj] == out[part]
+                    hit &= ~taken
+                    taken |= hit
+                    np.multiply(g[part], hit, out=grad_blocks[:, :, di, :, dj])
+
+        layer.map_images(route, x_nhwc.shape[0])
         return (as_nchw(grad_x),)
         #% endsolution
 
 
 class AcceleratedMaxPool2d(AcceleratedLayer):
     """Module 09's MaxPool2d for non-overlapping windows (stride == kernel), on channels-last memory:
-    k² element-wise maxima over strided views instead of a window copy and an argmax."""
+    k² element-wise maxima over the blocks of a free reshape, each worker on its share of the batch."""
 
-    def __init__(self, pool: MaxPool2d):
+    def __init__(self, pool: MaxPool2d, workers: int = 1, threads=None):
         if pool.stride != pool.kernel_size:
             raise ValueError(f"AcceleratedMaxPool2d needs stride == kernel_size, got {pool!r}; keep module 09's layer")
-        self.pool = pool
+        _check_workers(1, workers, threads)
+        self.pool, self.workers, self.threads = pool, workers, threads
+
+    def map_images(self, work: Callable[[slice], None], batch: int) -> None:
+        """``work(images)`` for each worker's share of the batch, on the threads."""
+        map_parts(work, image_parts(batch, self.workers), self.threads)
 
     def forward(self, x: Tensor) -> Tensor:
-        #% solution hint="blocks = pool_blocks(channels_last(x.data), k); out = copy of blocks[:, :, 0, :, 0], then np.maximum(out, blocks[:, :, di, :, dj], out=out) for the other offsets; return as_nchw(out) made with AcceleratedMaxPool2dBackward, saving out and kernel."
+        #% solution name="AcceleratedMaxPool2d.forward" hint="x_nhwc = channels_last(x.data); out = empty (N, H // k, W // k, C); per part of images (self.map_images): blocks = pool_blocks(x_nhwc[part], k); copy blocks[:, :, 0, :, 0] into out[part], then np.maximum(out[part], blocks[:, :, di, :, dj], out=out[part]) for the other offsets; return as_nchw(out) made with AcceleratedMaxPool2dBackward, saving layer, out and kernel."
         k = self.pool.kernel_size
-        blocks = pool_blocks(channels_last(x.data), k)
-        out = blocks[:, :, 0, :, 0].copy()
-        for di in range(k):
-            for dj in range(k):
-                if di or dj:
-                    np.maximum(out, blocks[:, :, di, :, dj], out=out)
-        return Tensor._make(as_nchw(out), AcceleratedMaxPool2dBackward, x, out=out, kernel=k)
+        x_nhwc = channels_last(x.data)
+        n, h, w, c = x_nhwc.shape
+        out = np.empty((n, h // k, w // k, c), dtype=x_nhwc.dtype)
+
+        def pool_part(part: slice) -> None:
+            blocks = pool_blocks(x_nhwc[part], k)
+            np.copyto(out[part], blocks[:, :, 0, :, 0])
+            for di in range(k):
+                for dj in range(k):
+                    if di or dj:
+                        np.maximum(out[part], blocks[:, :, di, :, dj], out=out[part])
+
+        self.map_images(pool_part, n)
+        return Tensor._make(as_nchw(out), AcceleratedMaxPool2dBackward, x, layer=self, out=out, kernel=k)
         #% endsolution
 
     def __repr__(self) -> str:
@@ -749,14 +814,14 @@ class AcceleratedGELU:
         return "AcceleratedGELU()"
 
 
-def accelerated_layer(layer, chunk: int = 4, workers: int = 1, pool=None):
+def accelerated_layer(layer, chunk: int = 4, workers: int = 1, threads=None):
     """The accelerated version of one layer, or None when there is none (the layer is kept)."""
     if isinstance(layer, Conv2d):
-        return AcceleratedConv2d(layer, chunk=chunk, workers=workers, pool=pool)
+        return AcceleratedConv2d(layer, chunk=chunk, workers=workers, threads=threads)
     if isinstance(layer, BatchNorm2d):
-        return AcceleratedBatchNorm2d(layer)
+        return AcceleratedBatchNorm2d(layer, workers=workers, threads=threads)
     if isinstance(layer, MaxPool2d) and layer.stride == layer.kernel_size:
-        return AcceleratedMaxPool2d(layer)
+        return AcceleratedMaxPool2d(layer, workers=workers, threads=threads)
     if isinstance(layer, MultiHeadAttention):
         return AcceleratedMultiHeadAttention(layer)
     if isinstance(layer, GELU):
@@ -773,14 +838,15 @@ def accelerate(model, chunk: int = 4, workers: int = 1):
     ``Accelerated*`` versions; in a Sequential a BatchNorm2d followed by a ReLU becomes one fused
     layer. Other layers are rebuilt around their accelerated sub-layers (a shallow copy) or kept.
     Parameters are shared, so ``model.parameters()`` and the result's are the same tensors.
-    Convolutions run in chunks of ``chunk`` images on ``workers`` threads (set BLAS to one thread
-    per worker, e.g. with threadpoolctl, when workers > 1). Call ``train()`` / ``eval()`` on the
+    Convolutions run in chunks of ``chunk`` images on ``workers`` threads, and BatchNorm and pooling
+    split the batch over the same threads (set BLAS to one thread per worker, e.g. with
+    threadpoolctl, when workers > 1). Call ``train()`` / ``eval()`` on the
     model you run.
     """
     if chunk < 1 or workers < 1:
         raise ValueError(f"chunk and workers must be positive integers, got chunk={chunk}, workers={workers}")
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tinytorch-accelerate") if workers > 1 else None
-    return _accelerate(model, dict(chunk=chunk, workers=workers, pool=pool))
+    threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tinytorch-accelerate") if workers > 1 else None
+    return _accelerate(model, dict(chunk=chunk, workers=workers, threads=threads))
 
 
 def _rewritable(value) -> bool:
@@ -813,7 +879,7 @@ def _accelerate_sequence(layers: list, options: dict) -> list:
     while i < len(layers):
         layer = layers[i]
         if isinstance(layer, BatchNorm2d) and i + 1 < len(layers) and isinstance(layers[i + 1], ReLU):
-            fused = AcceleratedBatchNorm2d(layer, relu=True)
+            fused = AcceleratedBatchNorm2d(layer, relu=True, workers=options["workers"], threads=options["threads"])
             fused.training = layer.training
             result.append(fused)
             i += 2
