@@ -10,9 +10,11 @@ BatchNorm + ReLU after each conv), batch 128, float32, one forward + backward + 
 
 All variants run in one process, one step each per round in rotating order, and report medians,
 so machine load hits them alike; the ratios are the figures to compare across machines. Threads
-are chosen on purpose (benchmarks/threads.py) and printed; results go to benchmarks/results/.
+are chosen on purpose (benchmarks/threads.py) and printed; so is the allocator setting
+(benchmarks/allocator.py: freed memory is kept, so a step does not page-fault its large arrays back
+in every time; ``--return-memory`` keeps glibc's default). Results go to benchmarks/results/.
 
-    python benchmarks/cnn_step.py [--repeats 7] [--batch 128] [--chunk 4] [--threads N] [--workers N]
+    python benchmarks/cnn_step.py [--repeats 7] [--batch 128] [--chunk 4] [--threads N] [--workers N] [--return-memory]
     python benchmarks/cnn_step.py --profile     # where the accelerated step's time goes
 """
 
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from allocator import keep_freed_memory
 from paired import RESULTS, format_load, rounds, with_blas_threads, write_result
 from threads import add_thread_options, choose_threads, load_average, usable_cores
 from tinytorch.core.activations import ReLU
@@ -143,10 +146,15 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
     parser.add_argument("--out", type=Path, default=RESULTS / "cnn_step.json", help="where the JSON result goes")
     parser.add_argument("--profile", action="store_true", help="only profile two accelerated steps (cProfile)")
+    parser.add_argument("--return-memory", action="store_true",
+                        help="keep glibc's default of giving large freed blocks back to the kernel (page faults every step)")
     add_thread_options(parser)
     args = parser.parse_args()
+    allocator = "allocator: glibc default (large freed blocks returned to the kernel)" if args.return_memory \
+        else keep_freed_memory()
     choice = choose_threads(args.threads, args.workers)
     print(choice.describe())
+    print(allocator)
     if args.profile:
         profile_accelerated(args, choice)
         return
@@ -158,7 +166,7 @@ def main() -> None:
     lines = report(medians, torch_version)
     print("\n".join(lines))
     write_result(args.out, "cnn_step", choice, load_before, batch=args.batch, repeats=args.repeats,
-                 chunk=args.chunk, median_ms=medians, report=lines, torch=torch_version)
+                 chunk=args.chunk, allocator=allocator, median_ms=medians, report=lines, torch=torch_version)
 
 
 if __name__ == "__main__":
