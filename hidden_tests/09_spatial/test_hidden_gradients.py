@@ -26,10 +26,13 @@ CASES = {
         ("stride1_pad1", _conv(1, 1), [R.standard_normal((2, 2, 5, 5)), R.standard_normal((3, 2, 3, 3)), R.standard_normal(3)]),
         ("stride2_pad0", _conv(2, 0), [R.standard_normal((1, 2, 7, 6)), R.standard_normal((3, 2, 3, 3)), R.standard_normal(3)]),
         ("no_bias_kernel2", _conv(1, 0, bias=False, kernel=2), [R.standard_normal((2, 2, 4, 4)), R.standard_normal((3, 2, 2, 2))]),
+        ("stride2_pad1", _conv(2, 1), [R.standard_normal((1, 2, 7, 6)), R.standard_normal((3, 2, 3, 3)), R.standard_normal(3)]),
+        ("kernel1_pad1", _conv(1, 1, kernel=1), [R.standard_normal((1, 2, 4, 3)), R.standard_normal((3, 2, 1, 1)), R.standard_normal(3)]),
     ],
     "MaxPool2dBackward": [
         ("k2", lambda x: MaxPool2d(2)(x), [R.permutation(64).reshape(1, 2, 4, 8) * 0.1]),
         ("overlapping_k3_s2", lambda x: MaxPool2d(3, stride=2)(x), [R.permutation(98).reshape(2, 1, 7, 7) * 0.1]),
+        ("taller_than_wide_k2", lambda x: MaxPool2d(2)(x), [R.permutation(30).reshape(1, 2, 5, 3) * 0.1]),
     ],
     "AvgPool2dBackward": [
         ("k2", lambda x: AvgPool2d(2)(x), [R.standard_normal((2, 2, 4, 4))]),

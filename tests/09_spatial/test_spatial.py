@@ -53,6 +53,24 @@ def test_maxpool_takes_the_window_maximum():
     np.testing.assert_array_equal(MaxPool2d(2)(x).data, [[[[5, 7], [13, 15]]]])
 
 
+@pytest.mark.parametrize("kernel,stride", [(2, 2), (3, 2), (2, 1)])
+def test_maxpool_matches_the_definition_on_random_images(rng, kernel, stride):
+    x = rng.standard_normal((2, 3, 7, 5)).astype(np.float32)  # taller than wide; the maxima sit at every offset
+    out = MaxPool2d(kernel, stride=stride)(Tensor(x)).data
+    h_out, w_out = (7 - kernel) // stride + 1, (5 - kernel) // stride + 1
+    expected = np.empty((2, 3, h_out, w_out), np.float32)
+    for i in range(h_out):
+        for j in range(w_out):
+            expected[:, :, i, j] = x[:, :, i * stride:i * stride + kernel, j * stride:j * stride + kernel].max(axis=(2, 3))
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_maxpool_sends_a_tied_gradient_to_the_first_maximum_only():
+    x = Tensor(np.array([[[[3, 1], [3, 0]], [[2, 2], [2, 2]]]], np.float32).reshape(1, 2, 2, 2), requires_grad=True)
+    MaxPool2d(2)(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[[[1, 0], [0, 0]], [[1, 0], [0, 0]]]])
+
+
 def test_avgpool_takes_the_window_mean():
     x = Tensor(np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4))
     np.testing.assert_allclose(AvgPool2d(2)(x).data, [[[[2.5, 4.5], [10.5, 12.5]]]])

@@ -6,7 +6,7 @@ training and evaluation, and every gradient.
 
 import numpy as np
 
-from tinytorch.core.spatial import AvgPool2d, BatchNorm2d, Conv2d, col2im
+from tinytorch.core.spatial import AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d, col2im
 from tinytorch.core.tensor import Tensor
 
 
@@ -41,6 +41,17 @@ def avgpool_values_and_gradient(rng):
     x = _images(rng)
     kernel = int(rng.integers(1, min(x.shape[2:]) + 1))
     pool = AvgPool2d(kernel, stride=int(rng.integers(1, kernel + 1)))
+    tensor = Tensor(x, requires_grad=True)
+    out = pool(tensor)
+    out.backward(rng.standard_normal(out.shape).astype(out.dtype))
+    return out.data, out.dtype.str, tensor.grad.data
+
+
+def maxpool_values_and_gradient(rng):
+    """MaxPool2d with random kernels and strides (overlapping windows included): values and gradient."""
+    x = _images(rng)
+    kernel = int(rng.integers(1, min(x.shape[2:]) + 1))
+    pool = MaxPool2d(kernel, stride=int(rng.integers(1, kernel + 1)))
     tensor = Tensor(x, requires_grad=True)
     out = pool(tensor)
     out.backward(rng.standard_normal(out.shape).astype(out.dtype))

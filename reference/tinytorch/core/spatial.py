@@ -105,7 +105,7 @@ def transposed_convolution(grad: np.ndarray, weight: np.ndarray, padding: int) -
     swapped. That is im2col plus one GEMM, like the forward pass: no col2im adds. Needs
     p < k (a non-negative border).
     """
-    #% solution hint="turned = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), shape (C, F, kh, kw); cols = im2col of grad seen as NCHW (transpose(0, 3, 1, 2), a view) with stride 1 and padding (kh-1-p, kw-1-p); cols @ weight_matrix(turned).T is (N·H·W, C): reshape to (N, H, W, C) and transpose to NCHW."
+    #% solution kind="vectorized" hint="turned = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), shape (C, F, kh, kw); cols = im2col of grad seen as NCHW (transpose(0, 3, 1, 2), a view) with stride 1 and padding (kh-1-p, kw-1-p); cols @ weight_matrix(turned).T is (N·H·W, C): reshape to (N, H, W, C) and transpose to NCHW."
     f, c, kh, kw = weight.shape
     n, h_out, w_out, _ = grad.shape
     turned = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
