@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tinytorch.core.activations import GELU, ReLU
-from tinytorch.core.attention import MultiHeadAttention
+from tinytorch.core.attention import MultiHeadAttention, scaled_dot_product_attention
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, Flatten, MaxPool2d
 from tinytorch.core.tensor import Tensor
@@ -88,13 +88,13 @@ def test_accelerated_conv_on_two_threads_matches_module_09():
     _assert_same_values_and_gradients(Sequential(conv), fast, _images((5, 3, 6, 6)))
 
 
-@pytest.mark.parametrize("relu", [False, True])
-def test_accelerated_batchnorm_matches_module_09(relu):
+@pytest.mark.parametrize("relu,spread", [(False, 2.0), (True, 2.0), (False, 0.01)])  # 0.01: eps matters
+def test_accelerated_batchnorm_matches_module_09(relu, spread):
     bn = BatchNorm2d(4)
     bn.gamma.data = _images((4,), seed=6)
     bn.beta.data = _images((4,), seed=7)
     plain = Sequential(bn, ReLU()) if relu else Sequential(bn)
-    x = _images((3, 4, 5, 5)) * 2 + 1
+    x = _images((3, 4, 5, 5)) * np.float32(spread) + 1
     _assert_same_values_and_gradients(plain, Sequential(AcceleratedBatchNorm2d(bn, relu=relu)), x)
 
 
@@ -154,6 +154,22 @@ def test_fused_attention_matches_module_12():
     attention = MultiHeadAttention(8, 2, rng=np.random.default_rng(8))
     x = _images((2, 5, 8), seed=9)
     _assert_same_values_and_gradients(attention, AcceleratedMultiHeadAttention(attention), x, causal=True)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 4), (6, 4)])  # (B, T, d) and a single (T, d) sequence: other ranks than MHA's
+def test_fused_attention_on_other_ranks_matches_module_12(shape):
+    rng = np.random.default_rng(18)
+    arrays = [rng.standard_normal(shape) for _ in range(3)]
+    causal = np.tril(np.ones((shape[-2], shape[-2]), dtype=bool))
+    upstream = rng.standard_normal(shape)
+    results = []
+    for attend in (lambda q, k, v: scaled_dot_product_attention(q, k, v, causal)[0], lambda q, k, v: fused_attention(q, k, v, causal)):
+        inputs = [Tensor(a, requires_grad=True) for a in arrays]
+        out = attend(*inputs)
+        (out * Tensor(upstream)).sum().backward()
+        results.append([out.data] + [t.grad.data for t in inputs])
+    for got, expected in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9)
 
 
 def test_fused_attention_hides_masked_keys():
