@@ -118,6 +118,15 @@ def test_accelerated_batchnorm_updates_the_running_statistics_like_module_09():
     np.testing.assert_allclose(wrapped.running_var, plain.running_var, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("batch", [1, 2])  # M = 1 and 2 values per channel: the unbiased factor's edge
+def test_accelerated_batchnorm_running_statistics_with_one_or_two_values_per_channel(batch):
+    x = _images((batch, 3, 1, 1)) * 3 + 2
+    plain, wrapped = BatchNorm2d(3), BatchNorm2d(3)
+    plain(Tensor(x))
+    AcceleratedBatchNorm2d(wrapped)(Tensor(x))
+    np.testing.assert_allclose(wrapped.running_var, plain.running_var, rtol=1e-5, atol=1e-6)
+
+
 def test_accelerated_batchnorm_trained_then_evaluated_matches_module_09():
     x = _images((3, 2, 4, 4)) + 1
     plain, wrapped = BatchNorm2d(2), BatchNorm2d(2)
@@ -134,6 +143,11 @@ def test_accelerated_batchnorm_trained_then_evaluated_matches_module_09():
 def test_accelerated_maxpool_matches_module_09():
     pool = MaxPool2d(2)
     _assert_same_values_and_gradients(Sequential(pool), Sequential(AcceleratedMaxPool2d(pool)), _images((2, 3, 6, 8)))
+
+
+def test_accelerated_maxpool_with_more_images_than_rows_matches_module_09():
+    pool = MaxPool2d(2)
+    _assert_same_values_and_gradients(Sequential(pool), Sequential(AcceleratedMaxPool2d(pool)), _images((5, 3, 2, 4)))
 
 
 def test_accelerated_maxpool_sends_a_tied_gradient_to_the_first_maximum():
