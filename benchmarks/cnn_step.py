@@ -27,7 +27,7 @@ import numpy as np
 
 from allocator import keep_freed_memory
 from paired import RESULTS, format_load, rounds, with_blas_threads, write_result
-from threads import add_thread_options, choose_threads, load_average, usable_cores
+from coursetools.threads import add_thread_options, choose_threads, load_average, usable_cores
 from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import CrossEntropyLoss

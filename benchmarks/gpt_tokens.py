@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from paired import RESULTS, format_load, rounds, with_blas_threads, write_result
-from threads import add_thread_options, choose_threads, load_average, usable_cores
+from coursetools.threads import add_thread_options, choose_threads, load_average, usable_cores
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import AdamW
 from tinytorch.core.transformer import GPT

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from threads import blas_description, load_average, usable_cores
+from coursetools.threads import blas_description, load_average, usable_cores
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

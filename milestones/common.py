@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from coursetools.threads import add_thread_options, choose_threads
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "benchmarks"))
-from threads import add_thread_options, choose_threads  # noqa: E402  (benchmarks/threads.py)
 RESULTS = HERE / "results"
 """The committed results of full runs (written only with --record)."""
 LOCAL_RESULTS = RESULTS / "local"

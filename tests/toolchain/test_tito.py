@@ -169,9 +169,11 @@ def test_benchmark_runs_module_19s_event_in_the_course_repository(tmp_path):
     out = tmp_path / "submission.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
     done = subprocess.run([sys.executable, "-m", "coursetools.tito.main", "benchmark", "run", "--event", "mlp_sprint",
-                           "--steps", "3", "--out", str(out), "--json"], cwd=ROOT, env=env,
+                           "--steps", "3", "--out", str(out), "--json", "--threads", "1"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == FAILED, done.stderr[-2000:]  # 3 steps cannot reach the 95% floor
+    assert json.loads(done.stdout)["threads"] == {**json.loads(done.stdout)["threads"], "blas_threads": 1,
+                                                  "workers": 1, "reason": "threads given"}
     submission = json.loads(done.stdout)["submission"]
     assert submission["valid"] is False and 0.0 <= submission["quality"]["value"] < 0.95
     assert json.loads(out.read_text())["event"] == "mlp_sprint"

@@ -2,7 +2,8 @@
 
 It trains the event's baseline model (or calls ``--model FILE:FUNCTION`` for one of your own),
 measures it with ``tinytorch.bench.run_event`` and prints quality, latency, throughput and
-memory; ``--out`` writes the schema-checked submission JSON. Exit code 1: the model did not
+memory; ``--out`` writes the schema-checked submission JSON. BLAS threads are chosen from the
+free cores and printed (``coursetools.threads``; ``--threads N`` overrides). Exit code 1: the model did not
 reach the event's quality floor, so the submission is not valid. Before any training it checks
 that no module up to 19 still has stubs, and names the ones to implement if it does.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from coursetools.threads import choose_threads
 from coursetools.tito.errors import FAILED, OK, TitoError
 from coursetools.tito.module import stub_regions
 from coursetools.tito.output import Output
@@ -52,18 +54,29 @@ def run(ws: Workspace, out: Output, args) -> int:
     require_implemented(ws)
     if args.event not in bench.EVENTS:
         raise TitoError(f"unknown event {args.event!r}; events are {', '.join(bench.EVENTS)}")
+    threads = _thread_plan(args.threads)
+    out.say(threads.describe())
     try:
-        model, name = _model(bench, out, args)
-        with out.quiet_stdout():
-            submission = bench.run_event(args.event, model, root=args.data, model_name=name)
+        with threads.limit():
+            model, name = _model(bench, out, args)
+            with out.quiet_stdout():
+                submission = bench.run_event(args.event, model, root=args.data, model_name=name)
     except FileNotFoundError as error:
         raise TitoError(f"{error}; `tito data` puts the datasets in place") from None
     if args.out:
         bench.write_submission(submission, args.out)
         out.say(f"submission written to {args.out}")
     _show(out, submission)
-    out.data({"event": args.event, "submission": submission})
+    out.data({"event": args.event, "submission": submission, "threads": threads.as_dict()})
     return OK if submission["valid"] else FAILED
+
+
+def _thread_plan(threads: int | None):
+    """BLAS threads for the event (one worker: the events run no data-parallel threads)."""
+    try:
+        return choose_threads(threads, max_workers=1)
+    except ValueError as error:
+        raise TitoError(str(error)) from None
 
 
 def _model(bench, out: Output, args):

@@ -82,6 +82,7 @@ def parser() -> argparse.ArgumentParser:
     event.add_argument("--model", help="FILE.py:FUNCTION returning your trained model, instead of the baseline")
     event.add_argument("--data", help="dataset folder (default: $TINYTORCH_DATA or ~/.tinytorch/data)")
     event.add_argument("--out", help="write the submission JSON here")
+    event.add_argument("--threads", type=int, help="BLAS threads (default: the free cores, printed)")
 
     graded = _add(verbs, "grade", grade.grade, "the autograder's points for your visible tests, run locally", shared)
     _number(graded)

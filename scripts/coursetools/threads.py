@@ -3,14 +3,14 @@
 NumPy's BLAS starts one thread per core by default and spins while it waits. When other jobs
 already keep the cores busy, or when several workers each call BLAS, those threads fight for the
 same cores and a step can take ten times longer than with one thread (measured here: 10.6 s per
-CNN step unpinned on a loaded machine, 1.1 s with one thread). So benchmarks and milestones pick
-the numbers from the cores they may use and the load already on them, print the choice, and take
-``--threads`` / ``--workers`` to override it.
+CNN step unpinned on a loaded machine, 1.1 s with one thread). So benchmarks, milestones and
+``tito benchmark`` pick the numbers from the cores they may use and the load already on them,
+print the choice, and take ``--threads`` / ``--workers`` to override it.
 
-threadpoolctl (a benchmark/milestone tool, never a dependency of tinytorch itself) sets the BLAS
+threadpoolctl (a tool of the course's commands, never a dependency of tinytorch itself) sets the BLAS
 pool size at run time, so the choice holds even when NumPy was imported first.
 
-    from threads import add_thread_options, choose_threads
+    from coursetools.threads import add_thread_options, choose_threads
     add_thread_options(parser)                       # --threads N, --workers N
     choice = choose_threads(args.threads, args.workers)
     print(choice.describe())
