@@ -10,7 +10,7 @@ BatchNorm + ReLU after each conv), batch 128, float32, one forward + backward + 
 
 All variants run in one process, one step each per round in rotating order, and report medians,
 so machine load hits them alike; the ratios are the figures to compare across machines. Threads
-are chosen on purpose (benchmarks/threads.py) and printed; so is the allocator setting
+are chosen on purpose (coursetools.threads) and printed; so is the allocator setting
 (benchmarks/allocator.py: freed memory is kept, so a step does not page-fault its large arrays back
 in every time; ``--return-memory`` keeps glibc's default). Results go to benchmarks/results/.
 
