@@ -10,8 +10,8 @@ import zipfile
 
 import pytest
 
-from coursetools.release import NotReleasedError, check_released
-from coursetools.skeleton import LeakError, assert_no_leaks
+from coursetools.release.pipeline import NotReleasedError, check_released
+from coursetools.release.skeleton import LeakError, assert_no_leaks
 
 
 def test_release_writes_the_three_outputs(released_01):
@@ -87,7 +87,7 @@ def git_log(repo):
 
 def test_rereleasing_unchanged_content_gives_the_same_commit(course, tmp_path):
     """Two dists built back to back (the shared checkout may change between a session fixture and now)."""
-    from coursetools.release_repos import release_repo
+    from coursetools.release.repos import release_repo
 
     module = course.module("01")
     first = git_log(release_repo(course, module, tmp_path / "one" / module.dirname))
@@ -100,7 +100,7 @@ def test_rereleasing_unchanged_content_gives_the_same_commit(course, tmp_path):
 
 
 def test_changed_content_is_a_new_commit_on_top_of_the_previous_release(course, tmp_path):
-    from coursetools.release_repos import release_repo
+    from coursetools.release.repos import release_repo
 
     module = course.module("01")
     dest = tmp_path / "skeletons" / module.dirname
@@ -119,7 +119,7 @@ def test_the_solutions_repository_says_it_is_solutions(released_01):
 
 
 def test_bundles_are_byte_reproducible(course, tmp_path):
-    from coursetools.bundle import build_bundles
+    from coursetools.release.bundle import build_bundles
 
     first = build_bundles(course, course.module("01"), tmp_path / "one")["gradescope"]
     again = build_bundles(course, course.module("01"), tmp_path / "two")["gradescope"]

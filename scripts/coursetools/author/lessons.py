@@ -1,6 +1,6 @@
 """A module's lesson: ``reference/lessons/NN_slug.md``, the one source of its teaching text.
 
-The release weaves it into the module file (``coursetools.skeleton.write_notebooks``); the site,
+The release weaves it into the module file (``coursetools.release.skeleton.write_notebooks``); the site,
 the nbgrader export and the guides read it too. The format:
 
 - one ``# Module NN · Title`` line first, then H2 sections; each H2 becomes a markdown cell;
@@ -16,7 +16,7 @@ the nbgrader export and the guides read it too. The format:
   section placed before the code cell that holds the region.
 
 ``check_lesson`` enforces all of it with errors naming the file and line; run it on its own with
-``python -m coursetools.lessons [NN ...]``.
+``python -m coursetools.author.lessons [NN ...]``.
 """
 
 from __future__ import annotations
@@ -473,7 +473,7 @@ def instructor_secrets(lesson: Lesson) -> set[str]:
 # ---------------------------------------------------------------------- command line
 def check_module(course, module) -> Lesson | None:
     """Load and check one module's lesson against its reference file (None: no lesson yet)."""
-    from coursetools.markers import find_regions
+    from coursetools.author.markers import find_regions
 
     lesson = load_lesson(course.root, module)
     if lesson is None:
@@ -485,7 +485,7 @@ def check_module(course, module) -> Lesson | None:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m coursetools.lessons [NN ...]``: check the lessons (all that exist without arguments)."""
+    """``python -m coursetools.author.lessons [NN ...]``: check the lessons (all that exist without arguments)."""
     from coursetools.manifest import load_course
 
     course = load_course()

@@ -9,7 +9,7 @@ A region is the code between two comment lines that Jinja2 reads as block statem
 Python ignores the markers, so the reference runs as it stands. A marker may name the region
 (``name="..."``), give the stub's hint (``hint="..."``) and declare the region's role for the
 shortcut variants of ``make validate`` (``kind="vectorized"``, ``"integer"``, ``"in-place"`` or
-``"slow-path"`` with ``fast="<the library call it must not just make>"``; coursetools.shortcuts).
+``"slow-path"`` with ``fast="<the library call it must not just make>"``; coursetools.validate.shortcuts).
 Solution rendering drops the marker lines; skeleton rendering replaces each region with a stub
 that raises ``NotImplementedError`` (whole ``def``s inside a region keep their signature and
 docstring). Any other Jinja statement with the same prefix (``#% if term == "spring"``) and variables
@@ -34,7 +34,7 @@ _KWARG = re.compile(r"(\w+)\s*=\s*(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')")
 MODES = ("solution", "skeleton")
 MARKER_ARGUMENTS = ("hint", "name", "kind", "fast")
 REGION_KINDS = ("slow-path", "integer", "vectorized", "in-place")
-"""Roles a region may declare (``kind="..."``); each has a shortcut variant (``coursetools.shortcuts``)."""
+"""Roles a region may declare (``kind="..."``); each has a shortcut variant (``coursetools.validate.shortcuts``)."""
 
 
 class MarkerError(ValueError):
@@ -54,7 +54,7 @@ class Region:
     """Line of the ``#% endsolution`` marker."""
     hint: str = ""
     kind: str = ""
-    """The region's role, for shortcut variants (``coursetools.shortcuts.KINDS``); empty: none declared."""
+    """The region's role, for shortcut variants (``coursetools.validate.shortcuts.KINDS``); empty: none declared."""
     fast: str = ""
     """For kind="slow-path": the fast library expression the region must not simply call."""
 

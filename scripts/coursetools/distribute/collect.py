@@ -27,7 +27,7 @@ import tarfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from coursetools.roster import GitError, Student, load_roster, parse_deadline, read_repos, run_git
+from coursetools.distribute.roster import GitError, Student, load_roster, parse_deadline, read_repos, run_git
 
 METADATA = "submission_metadata.json"
 CACHE = ".repos"

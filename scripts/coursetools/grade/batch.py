@@ -1,7 +1,7 @@
 """``make grade-batch``: grade a folder of submissions with the module's bundle, resumably.
 
 Each entry of SUBMISSIONS (a folder or a .zip) is graded in its own throwaway autograder tree,
-exactly like ``make grade``, by an engine (``coursetools.engines``: a local pool of worker
+exactly like ``make grade``, by an engine (``coursetools.grade.engines``: a local pool of worker
 processes by default, or a Dask cluster). What the batch writes, per submission, into
 ``RESULTS/<name>/``:
 
@@ -28,15 +28,15 @@ import shutil
 import time
 from pathlib import Path
 
-from coursetools.bundle import build_bundles
-from coursetools.engines import Task, make_engine, sigint_held
+from coursetools.grade.engines import Task, make_engine, sigint_held
 from coursetools.manifest import load_course
-from coursetools.skeleton import starter_text
+from coursetools.release.bundle import build_bundles
+from coursetools.release.skeleton import starter_text
 
 STARTER = "_starter"
 """RESULTS/_starter/ holds the module's starter files: boilerplate for the similarity check."""
 METADATA = "submission_metadata.json"
-"""Names, emails, submission times and late status, beside the submissions (see coursetools.collect)."""
+"""Names, emails, submission times and late status, beside the submissions (see coursetools.distribute.collect)."""
 STAGING = ".staging"
 INDEX = "index.json"
 STATUS = "status.json"

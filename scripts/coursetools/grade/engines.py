@@ -8,10 +8,10 @@ exactly like ``make grade``), and return an **outcome**, a JSON-able dict::
      "report": dict | None, "submitted": {relative path: text}, "seconds": float, "worker": str}
 
 Nothing is written into RESULTS by a worker: the batch stores each outcome as it arrives (see
-``coursetools.batch``), so a worker that dies, or a batch that is stopped, leaves no half-written
+``coursetools.grade.batch``), so a worker that dies, or a batch that is stopped, leaves no half-written
 result behind.
 
-- ``LocalPool(jobs)``: at most ``jobs`` worker processes (``python -m coursetools.engines``), each
+- ``LocalPool(jobs)``: at most ``jobs`` worker processes (``python -m coursetools.grade.engines``), each
   in its own session so a terminal's Ctrl-C reaches only the batch, which then kills every
   running worker's whole process tree (the grader and the sandboxed student processes under it)
   and starts nothing more.
@@ -62,7 +62,7 @@ Store = Callable[[Task, dict], None]
 
 def grade_submission(archive: Path, submission: Path, owned: tuple[str, ...], name: str = "") -> dict:
     """Grade one submission with the bundle; never raises (a failure is an ``ungraded`` outcome)."""
-    from coursetools.grade import grade_with_bundle, report_path
+    from coursetools.grade.submission import grade_with_bundle, report_path
 
     started = time.monotonic()
     outcome = {"name": name, "status": "graded", "reason": None, "results": None, "report": None,
@@ -100,7 +100,7 @@ def grader_failure(results: dict) -> str | None:
 
 def owned_files(submission: Path, owned: tuple[str, ...]) -> dict[str, str]:
     """The text of the files the grader takes from the submission (for the report and similarity)."""
-    from coursetools.grade import place_submission
+    from coursetools.grade.submission import place_submission
     from tinytorch_grader.intake import find_submitted
 
     found = {}
@@ -148,7 +148,7 @@ class LocalPool:
                     process.wait()
 
     def _start(self, archive: Path, owned: tuple[str, ...], task: Task, out: Path) -> subprocess.Popen:
-        command = [sys.executable, "-m", "coursetools.engines", "--archive", str(archive), "--name", task.name,
+        command = [sys.executable, "-m", "coursetools.grade.engines", "--archive", str(archive), "--name", task.name,
                    "--submission", str(task.submission), "--out", str(out), *sum((["--owned", f] for f in owned), [])]
         return subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 stdin=subprocess.DEVNULL)
@@ -295,8 +295,8 @@ def _proc_entries() -> Iterable[str]:
 
 
 def _worker_main(argv: list[str] | None = None) -> None:
-    """``python -m coursetools.engines``: one local worker; the outcome JSON goes to --out."""
-    parser = argparse.ArgumentParser(prog="python -m coursetools.engines")
+    """``python -m coursetools.grade.engines``: one local worker; the outcome JSON goes to --out."""
+    parser = argparse.ArgumentParser(prog="python -m coursetools.grade.engines")
     parser.add_argument("--archive", required=True)
     parser.add_argument("--submission", required=True)
     parser.add_argument("--name", default="")

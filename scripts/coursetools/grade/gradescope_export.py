@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from coursetools.roster import parse_deadline
+from coursetools.distribute.roster import parse_deadline
 
 METADATA_FILE = "submission_metadata.yml"
 SAFE = re.compile(r"[^A-Za-z0-9._-]")

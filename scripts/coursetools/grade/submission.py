@@ -32,7 +32,7 @@ def main(*, module: str, submission: str, results: str | None = None, dist: str 
     mod = course.module(module)
     archive = Path(dist) / "graders" / mod.dirname / "gradescope.zip"
     if rebuild or not archive.is_file():
-        from coursetools.bundle import build_bundles
+        from coursetools.release.bundle import build_bundles
 
         build_bundles(course, mod, Path(dist))
     target = Path(results) if results else Path(dist) / "results" / mod.dirname / "results.json"

@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 
 from coursetools.manifest import Course, Module
-from coursetools.skeleton import copy_tests, render_file, write_package
+from coursetools.release.skeleton import copy_tests, render_file, write_package
 
 REQUIREMENTS = """\
 # Exact pins, tested with Gradescope's python3 (3.10): every regrade uses the same stack.

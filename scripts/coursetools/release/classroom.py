@@ -22,7 +22,7 @@ import jinja2
 
 from coursetools.manifest import Course, Module
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "skeletons" / "workflow"
+TEMPLATES = Path(__file__).resolve().parents[3] / "skeletons" / "workflow"
 JOB_MINUTES = 30
 """Installing numpy and pytest takes about a minute; grading a module's visible tests a few."""
 

@@ -6,7 +6,7 @@
     source/01_tensor/01_tensor.ipynb the instructor's version: solutions, all tests, model answers
     source/01_tensor/tinytorch/      earlier modules, solved (what the notebook imports)
     source/01_tensor/conftest.py     the course's fixtures (rng, gradcheck)
-    source/01_tensor/tinytorch_nbgrader.py  runs a test cell's pytest tests (coursetools.nbgrader_kernel)
+    source/01_tensor/tinytorch_nbgrader.py  runs a test cell's pytest tests (coursetools.release.nbgrader_kernel)
 
 The notebook follows the module file and its lesson, like the skeleton notebook: the lesson's
 sections as markdown cells before the code they explain, then one test cell per manifest group,
@@ -16,7 +16,7 @@ then the systems point, the reflection questions and what the module unlocks.
   ``### END SOLUTION`` in an nbgrader solution cell; its hint stays above it as a comment.
 - Every test group becomes an autograded, locked cell worth the group's points. The cell holds the
   group's test file verbatim under ``%%tinytorch_tests``, which runs it with pytest in the kernel
-  against the notebook's code (see ``coursetools.nbgrader_kernel`` for why pytest and not asserts).
+  against the notebook's code (see ``coursetools.release.nbgrader_kernel`` for why pytest and not asserts).
   A hidden group's source sits between ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``, so
   ``nbgrader generate_assignment`` strips it and ``nbgrader autograde`` puts it back.
 - A timed group gets its ``max_ratio``; one that compares with ``reference_module`` carries the
@@ -36,18 +36,18 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from coursetools.lessons import (INSTRUCTOR_CLOSE, INSTRUCTOR_OPEN, QUESTION, REFLECTION, Lesson, Section,
+from coursetools.author.lessons import (INSTRUCTOR_CLOSE, INSTRUCTOR_OPEN, QUESTION, REFLECTION, Lesson, Section,
                                  check_module, lesson_path, slots, split_systems, top_level_names, weave)
+from coursetools.author.markers import Region, find_regions, render
 from coursetools.manifest import Course, Group, Module, load_course
-from coursetools.markers import Region, find_regions, render
-from coursetools.skeleton import module_label, reference_file, render_file, write_package
+from coursetools.release.skeleton import module_label, reference_file, render_file, write_package
 from coursetools.tito.notebook import KERNEL, code_cells
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 SCHEMA_VERSION = 3
 KERNEL_HELPER = "tinytorch_nbgrader.py"
-"""What ``coursetools/nbgrader_kernel.py`` is called inside an assignment."""
+"""What ``coursetools/release/nbgrader_kernel.py`` is called inside an assignment."""
 REFERENCE_COPY = "# ---- reference copy: {path} ----"
 """Starts a reference file after a hidden group's tests (read by ``nbgrader_kernel.split_references``)."""
 RUBRIC_POINTS = re.compile(r"(\d+)\s*pts?\b")

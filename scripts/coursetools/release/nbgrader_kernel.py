@@ -1,6 +1,6 @@
 """Run a module's pytest tests from an nbgrader test cell, against the code the notebook defined.
 
-``coursetools.nbgrader_export`` ships this file into every nbgrader assignment as
+``coursetools.release.nbgrader_export`` ships this file into every nbgrader assignment as
 ``tinytorch_nbgrader.py``; it runs inside the student's Jupyter kernel (Python 3.10+, pytest and
 NumPy only). The notebook's locked setup cell calls ``setup("tinytorch.core.tensor")``, which
 registers the cell magic each test cell starts with::

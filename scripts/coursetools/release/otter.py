@@ -31,8 +31,8 @@ import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from coursetools.bundle import REQUIREMENTS
 from coursetools.manifest import Course, Module
+from coursetools.release.bundle import REQUIREMENTS
 
 BUNDLE_FOLDER = "tinytorch_bundle"
 """The folder under Otter's files/ that holds our grader bundle."""
@@ -41,6 +41,8 @@ PLUGIN = "tinytorch_grader.otter_plugin.SkipSubmissionExecution"
 SUMMARY_PLUGIN = "coursetools.otter_summary_plugin.HiddenGroupsSummary"
 """Gives hidden groups a truthful public summary; shipped at the zip root as coursetools/ (Gradescope
 imports it from /autograder/source, ``otter run`` from this installed toolchain)."""
+SUMMARY_PLUGIN_FILE = Path(__file__).resolve().parents[1] / "otter_summary_plugin.py"
+"""At the top of coursetools, not in release/: the dotted name above is written into every otter.zip."""
 OTTER_CONFIG = {"show_hidden": True, "force_public_test_summary": True, "plugins": [PLUGIN, SUMMARY_PLUGIN]}
 """Otter gives every question one visibility: with show_hidden, scores show when grades are published
 (our after_due_date groups' nearest match), and the always-visible "Public Tests" entry reports every
@@ -118,7 +120,7 @@ def add_runtime_at_root(archive: Path, runtime: Path) -> None:
         for path in sorted(runtime.rglob("*.py")):
             zf.write(path, arcname=f"tinytorch_grader/{path.relative_to(runtime).as_posix()}")
         zf.writestr("coursetools/__init__.py", "")
-        zf.write(Path(__file__).with_name("otter_summary_plugin.py"), arcname="coursetools/otter_summary_plugin.py")
+        zf.write(SUMMARY_PLUGIN_FILE, arcname="coursetools/otter_summary_plugin.py")
 
 
 def make_reproducible(archive: Path) -> None:

@@ -3,11 +3,11 @@
 A release is an ordered list of small steps (each testable alone):
 1. refuse a module that is not released in the manifest;
 2. build the student skeleton (which checks itself for leaks) and commit it reproducibly on top of
-   the previous release's commit (``coursetools.release_repos``);
+   the previous release's commit (``coursetools.release.repos``);
 3. build the solution repository (README marked as solutions), committed the same way;
 4. build the grader bundles (they collect the expected test ids from the reference);
 5. build the Otter bundle from the Gradescope bundle's folder (same tests, points, visibility);
-6. write the Classroom 50 autograder entry (visible groups only, ``coursetools.classroom50``).
+6. write the Classroom 50 autograder entry (visible groups only, ``coursetools.release.classroom50``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from coursetools.bundle import build_bundles
-from coursetools.classroom50 import build_classroom50_entry
-from coursetools.lessons import lesson_path
+from coursetools.author.lessons import lesson_path
 from coursetools.manifest import Course, ManifestError, Module, load_course
-from coursetools.otter import build_otter_bundle
-from coursetools.release_repos import release_repo
+from coursetools.release.bundle import build_bundles
+from coursetools.release.classroom50 import build_classroom50_entry
+from coursetools.release.otter import build_otter_bundle
+from coursetools.release.repos import release_repo
 
 
 class NotReleasedError(ManifestError):

@@ -24,7 +24,7 @@ import subprocess
 from pathlib import Path
 
 from coursetools.manifest import Course, Module
-from coursetools.skeleton import GIT_AUTHOR, build_student_repo
+from coursetools.release.skeleton import GIT_AUTHOR, build_student_repo
 
 FIXED_DATE = "2020-01-01T00:00:00+00:00"
 SOLUTIONS_BANNER = (

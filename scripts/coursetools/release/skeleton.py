@@ -8,7 +8,7 @@ It is a git repository with one commit, ready to push as a GitHub Classroom temp
 It also carries the student's tools (see ``write_tito``): the ``tito`` command and the grader
 runtime under ``tools/``, the manifest slice and local grader under ``.tito/``, and the module's
 files as jupytext percent-format scripts paired with ``notebooks/`` (see ``coursetools.tito.notebook``).
-When the module has a lesson (``reference/lessons/NN_slug.md``, see ``coursetools.lessons``), the
+When the module has a lesson (``reference/lessons/NN_slug.md``, see ``coursetools.author.lessons``), the
 module file is woven: the lesson's sections as markdown cells before the code cells they explain,
 its systems measurement as a notebook-only cell; the solution repository keeps the instructor
 blocks (model answers, rubrics), the skeleton never has them (``assert_no_leaks`` checks).
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import jinja2
 
-from coursetools.classroom import workflow_yaml
-from coursetools.lessons import check_module, instructor_secrets, lesson_path, weave
+from coursetools.author.lessons import check_module, instructor_secrets, lesson_path, weave
+from coursetools.author.markers import Region, find_regions, render
 from coursetools.manifest import Course, Module
-from coursetools.markers import Region, find_regions, render
+from coursetools.release.classroom import workflow_yaml
 from coursetools.tito.notebook import (JUPYTEXT_TOML, code_cells, notebook_for, percent_text, with_cell_markers,
                                        write_notebook)
 from coursetools.tito.workspace import SLICE, module_record
@@ -157,7 +157,7 @@ def write_tito(course: Course, module: Module, dest: Path) -> None:
     - ``.tito/grader/``: the module's visible groups as a grader.json, run_autograder and pytest.ini;
     - ``.tito/starter/``: the starter (skeleton) files, which ``tito module reset`` restores.
     """
-    from coursetools.bundle import PYTEST_INI
+    from coursetools.release.bundle import PYTEST_INI
 
     tools = dest / "tools"
     scripts, runtime = toolchain_sources()
@@ -197,10 +197,11 @@ def shipped_toolchain(scripts: Path) -> list[str]:
     """tito's files and every coursetools module they need (paths relative to scripts).
 
     tito's own imports count wherever they are; in other modules only the top-level ones do, so a
-    course-only verb imported inside a function (``grade.main`` building a bundle) stays out.
+    course-only verb imported inside a function (``grade.submission.main`` building a bundle) stays
+    out. Every package holding a shipped file brings its ``__init__.py``.
     """
-    tito = [p.relative_to(scripts).as_posix() for p in sorted((scripts / "tito").glob("*.py"))]
-    todo, found = list(tito), {"__init__.py"}
+    todo = [p.relative_to(scripts).as_posix() for p in sorted((scripts / "tito").glob("*.py"))]
+    found: set[str] = set()
     while todo:
         relative = todo.pop()
         if relative in found:
@@ -208,26 +209,40 @@ def shipped_toolchain(scripts: Path) -> list[str]:
         found.add(relative)
         tree = ast.parse((scripts / relative).read_text(encoding="utf-8"))
         nodes = ast.walk(tree) if relative.startswith("tito/") else tree.body
-        todo += [_module_file(scripts, name) for name in _imported(nodes)]
+        todo += [path for name in _imported(nodes) if (path := _module_file(scripts, name))]
+        todo += _package_inits(relative)
     return sorted(found)
 
 
 def _imported(nodes) -> list[str]:
-    """Dotted names of the coursetools modules imported by these statements."""
+    """Dotted names that may be coursetools modules imported by these statements.
+
+    ``from coursetools.grade import submission`` gives ``coursetools.grade`` and
+    ``coursetools.grade.submission``; names that are not modules are dropped by ``_module_file``.
+    """
     names = []
     for node in nodes:
-        if isinstance(node, ast.ImportFrom) and node.module == "coursetools":
-            names += [f"coursetools.{alias.name}" for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("coursetools."):
-            names.append(node.module)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "coursetools":
+            names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
         elif isinstance(node, ast.Import):
             names += [alias.name for alias in node.names if alias.name.startswith("coursetools.")]
     return names
 
 
-def _module_file(scripts: Path, dotted: str) -> str:
+def _module_file(scripts: Path, dotted: str) -> str | None:
+    """The file of a dotted coursetools module (relative to scripts); None when it names no module."""
     parts = dotted.split(".")[1:]
-    return "/".join(parts) + ("/__init__.py" if scripts.joinpath(*parts).is_dir() else ".py")
+    if scripts.joinpath(*parts).is_dir():
+        return "/".join([*parts, "__init__.py"])
+    if parts and scripts.joinpath(*parts[:-1], parts[-1] + ".py").is_file():
+        return "/".join(parts) + ".py"
+    return None
+
+
+def _package_inits(relative: str) -> list[str]:
+    """The ``__init__.py`` of every package that holds this file, the top-level one first."""
+    folders = relative.split("/")[:-1]
+    return ["/".join([*folders[:depth], "__init__.py"]) for depth in range(len(folders) + 1)]
 
 
 def _packages(dest: Path) -> list[str]:

@@ -5,9 +5,9 @@ present, ``DIR/_metadata.json`` (names, emails, submission times, late; from ``m
 Gradescope export). Writes into DIR (or ``out``):
 
 - ``summary.json``: the class in numbers (below);
-- ``gradebook.csv`` and ``gradebook-canvas.csv`` (see ``coursetools.gradebook``);
+- ``gradebook.csv`` and ``gradebook-canvas.csv`` (see ``coursetools.report.gradebook``);
 - ``report/index.html`` and ``report/students/<student>.html``: a self-contained site, no server
-  and no external file (see ``coursetools.report_pages``).
+  and no external file (see ``coursetools.report.pages``).
 
 A student whose grading failed is **ungraded** (with the reason) everywhere: no score, left out
 of the mean and the histogram, an empty cell and an error in the gradebooks. Groups and tests are
@@ -252,8 +252,8 @@ def first_line(output: str) -> str:
 
 
 def main(*, results: str, out: str | None = None, title: str | None = None) -> dict:
-    from coursetools.gradebook import write_canvas_gradebook, write_gradebook
-    from coursetools.report_pages import write_site
+    from coursetools.report.gradebook import write_canvas_gradebook, write_gradebook
+    from coursetools.report.pages import write_site
 
     folder = Path(results)
     target = Path(out) if out else folder

@@ -20,7 +20,7 @@ CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
 
 def write_gradebook(students: dict, layout: list[dict], path: Path) -> None:
-    from coursetools.report import group_points
+    from coursetools.report.class_report import group_points
 
     groups = [g["name"] for g in layout]
     total = round(sum(g["max_points"] for g in layout), 2)

@@ -124,7 +124,7 @@ def class_page(students: dict, summary: dict, layout: list[dict], title: str) ->
 
 
 def _student_row(student, layout: list[dict]) -> str:
-    from coursetools.report import group_points
+    from coursetools.report.class_report import group_points
 
     points = group_points(student) if student.status == "graded" else {}
     cells = "".join(f'<td>{points.get(g["name"], 0.0):g}</td>' if student.status == "graded" else "<td></td>"

@@ -31,9 +31,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from coursetools.author.markers import Region, find_regions
 from coursetools.manifest import Course, Module, load_course
-from coursetools.markers import Region, find_regions
-from coursetools.mistakes import CatalogueError, Mistake, apply_mistake, load_catalogue
+from coursetools.validate.mistakes import CatalogueError, Mistake, apply_mistake, load_catalogue
 
 GUIDE = Path("docs") / "guides" / "ta.md"
 """Where the guide is written, relative to the repository root."""
@@ -137,7 +137,7 @@ def grade_symptoms(course: Course, module: Module, *, workers: int = 1, only: li
     own process (the grader runtime forks, reaps and kills by uid). ``only`` grades just the named
     mistakes; ``path`` writes somewhere else than validation/reports/.
     """
-    from coursetools.variant_grading import GradingBench
+    from coursetools.validate.variant_grading import GradingBench
 
     mistakes, variants = [], []
     for mistake in load_catalogue(course, module):

@@ -7,9 +7,9 @@ For a released module, ``make validate MODULE=NN``:
 2. grades every catalogued student mistake (``validation/NN_slug/mistakes/*.patch``) in full,
    through the visible and hidden groups: each must lose points, and the report names the
    tests that caught it;
-3. grades every shortcut variant (``coursetools.shortcuts``: a region rewritten by its declared
+3. grades every shortcut variant (``coursetools.validate.shortcuts``: a region rewritten by its declared
    kind: the fast call, float arithmetic, Python loops, fresh copies): each must lose points;
-4. grades every mutant of the solution regions (``coursetools.mutants``), stopping at the first
+4. grades every mutant of the solution regions (``coursetools.validate.mutants``), stopping at the first
    group that loses points; a surviving mutant marked equivalent (``validation/NN_slug/equivalent.toml``)
    leaves the score's denominator only once its randomized property confirms the mark;
 5. prints the mutation score and each survivor with its diff, and (for a full run) writes
@@ -26,13 +26,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coursetools.equivalents import PROOF_TRIALS, Mark, load_mark_entries, prove_mark
 from coursetools.manifest import Course, Module, load_course
-from coursetools.mistakes import MIN_MISTAKES, Mistake, apply_mistake, load_catalogue
-from coursetools.mutants import Mutant, mutants_of_file
-from coursetools.shortcuts import Shortcut, shortcuts_of_file
-from coursetools.validation_report import print_summary, reports_dir, write_reports
-from coursetools.variant_grading import GradingBench, VariantGrade, grade_variants
+from coursetools.validate.equivalents import PROOF_TRIALS, Mark, load_mark_entries, prove_mark
+from coursetools.validate.mistakes import MIN_MISTAKES, Mistake, apply_mistake, load_catalogue
+from coursetools.validate.mutants import Mutant, mutants_of_file
+from coursetools.validate.shortcuts import Shortcut, shortcuts_of_file
+from coursetools.validate.validation_report import print_summary, reports_dir, write_reports
+from coursetools.validate.variant_grading import GradingBench, VariantGrade, grade_variants
 
 SCORE_GOAL = 90.0
 """Every released module's mutation score must reach this (percent)."""

@@ -145,7 +145,7 @@ def observe(tree: Path, script: Path, name: str, out: Path) -> list:
     """The property's observations for seeds 0..PROOF_TRIALS-1 with ``tinytorch`` imported from tree."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]),
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-c", "import sys; from coursetools.equivalents import _observe_main; "
+    command = [sys.executable, "-c", "import sys; from coursetools.validate.equivalents import _observe_main; "
                "_observe_main(sys.argv[1:])", str(script), name, str(PROOF_TRIALS), str(out)]
     try:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=PROOF_TIMEOUT, check=False)

@@ -17,8 +17,8 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from coursetools.author.markers import find_regions
 from coursetools.manifest import Course, Module
-from coursetools.markers import find_regions
 
 MIN_MISTAKES = 5
 """A released module's catalogue holds at least this many mistakes."""

@@ -19,7 +19,7 @@ from cosmic_ray.ast import ast_nodes, get_ast
 from cosmic_ray.mutating import mutate_code
 from cosmic_ray.plugins import get_operator
 
-from coursetools.markers import Region, find_regions
+from coursetools.author.markers import Region, find_regions
 
 OPERATORS = (
     # arithmetic: the slip a student makes is the inverse operation, not any other operator

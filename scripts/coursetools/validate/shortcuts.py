@@ -1,6 +1,6 @@
 """Shortcut variants: the region rewritten the way a student dodges what it was meant to teach.
 
-Token mutants (``coursetools.mutants``) change one operator or constant. Students more often
+Token mutants (``coursetools.validate.mutants``) change one operator or constant. Students more often
 take a *shortcut* that computes the right values the wrong way: they call the fast library
 routine from the function meant to show the slow algorithm, compute in float where integer
 arithmetic is the point, loop in Python where a vectorized kernel is asked for, or allocate
@@ -33,8 +33,8 @@ import ast
 import textwrap
 from dataclasses import dataclass
 
-from coursetools.markers import REGION_KINDS, Region, find_regions
-from coursetools.mutants import unified_diff
+from coursetools.author.markers import REGION_KINDS, Region, find_regions
+from coursetools.validate.mutants import unified_diff
 
 KINDS = REGION_KINDS
 """The roles a region may declare with ``kind=...``."""

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from coursetools.bundle import build_bundles, write_tree
-from coursetools.grade import grade_with_bundle
+from coursetools.grade.submission import grade_with_bundle
 from coursetools.manifest import Course, Module, load_course
-from coursetools.skeleton import build_student_repo, module_regions, render_file
+from coursetools.release.bundle import build_bundles, write_tree
+from coursetools.release.skeleton import build_student_repo, module_regions, render_file
 
 
 CAUGHT = "caught"

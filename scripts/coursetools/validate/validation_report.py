@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from coursetools.mutants import OPERATORS
+from coursetools.validate.mutants import OPERATORS
 
 if TYPE_CHECKING:  # imported for type hints only: validate imports this module
     from coursetools.manifest import Course
-    from coursetools.validate import ModuleValidation
+    from coursetools.validate.assessment import ModuleValidation
 
 COMMAND = "make validate MODULE={number}"
 """The command that produces a committed report (``SURVIVORS=1`` appended for a survivors run)."""
@@ -32,7 +32,7 @@ def to_dict(result: ModuleValidation) -> dict:
         "module": module.number,
         "slug": module.slug,
         "command": command_of(result),
-        "tool": "cosmic-ray operators, restricted to solution regions (coursetools.mutants)",
+        "tool": "cosmic-ray operators, restricted to solution regions (coursetools.validate.mutants)",
         "operators": list(OPERATORS),
         "max_score": result.max_score,
         "seconds": result.seconds,
