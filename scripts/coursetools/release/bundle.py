@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 
 from coursetools.manifest import Course, Module
-from coursetools.release.skeleton import copy_tests, render_file, write_package
+from coursetools.release.render import PYTEST_INI, copy_tests, render_file, write_package
 
 REQUIREMENTS = """\
 # Exact pins, tested with Gradescope's python3 (3.10): every regrade uses the same stack.
@@ -32,11 +32,6 @@ pytest-timeout==2.4.0
 msgpack==1.2.4
 """
 """numpy 2.2 is the last NumPy with Python 3.10 wheels."""
-PYTEST_INI = """\
-[pytest]
-# The grader's own configuration: nothing from a submission can change it.
-addopts = -p no:cacheprovider
-"""
 EXECUTABLE = 0o755
 
 

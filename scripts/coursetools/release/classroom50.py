@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 
 from coursetools.manifest import Course, Module
-from coursetools.release.skeleton import assert_no_leaks
+from coursetools.release.leaks import assert_no_leaks
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "skeletons" / "classroom50" / "autograder.py"
 LEFT_OUT = ("reference_copy", "__pycache__", "setup.sh", "run_autograder")

@@ -40,7 +40,7 @@ from coursetools.author.lessons import (INSTRUCTOR_CLOSE, INSTRUCTOR_OPEN, QUEST
                                  check_module, lesson_path, slots, split_systems, top_level_names, weave)
 from coursetools.author.markers import Region, find_regions, render
 from coursetools.manifest import Course, Group, Module, load_course
-from coursetools.release.skeleton import module_label, reference_file, render_file, write_package
+from coursetools.release.render import module_label, reference_file, render_file, write_package
 from coursetools.tito.notebook import KERNEL, code_cells
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"

@@ -1,6 +1,7 @@
 """The git side of a release: commits you can push again onto a template in use.
 
-``build_student_repo`` writes a repository folder from scratch. The release then commits it so that
+A repository step of the release (``coursetools.release.pipeline.REPOSITORY``) writes a folder from
+scratch; ``commit_on_history`` runs them and commits the result so that
 
 - the same content gives the same commit: fixed author, committer and dates (``SOURCE_DATE_EPOCH``
   when set, else 2020-01-01, the date of the zips' entries), a message without dates, notebook
@@ -8,7 +9,7 @@
 - changed content gives one new commit on top of the previous release's, when ``dist/`` still
   holds it (or when the pushed template was cloned there: ``git clone URL dist/skeletons/NN_slug``),
   so ``git push`` fast-forwards the template and the student repositories made from it can merge;
-- the solutions repository says what it is: a banner at the top of its README.
+- the solutions repository says what it is: a banner at the top of its README (``mark_solutions``).
 
 ``keep_history`` moves the previous release's ``.git`` aside before the build wipes the folder;
 ``commit_release`` puts it back and commits (or not) on top.
@@ -21,11 +22,11 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
-from coursetools.manifest import Course, Module
-from coursetools.release.skeleton import GIT_AUTHOR, build_student_repo
-
+GIT_AUTHOR = {"GIT_AUTHOR_NAME": "TinyTorch Course", "GIT_AUTHOR_EMAIL": "course@example.invalid",
+              "GIT_COMMITTER_NAME": "TinyTorch Course", "GIT_COMMITTER_EMAIL": "course@example.invalid"}
 FIXED_DATE = "2020-01-01T00:00:00+00:00"
 SOLUTIONS_BANNER = (
     "> **This is the SOLUTIONS repository of {label}: instructors only.** It holds the reference\n"
@@ -34,21 +35,18 @@ SOLUTIONS_BANNER = (
 )
 
 
-def release_repo(course: Course, module: Module, dest: Path, *, with_solutions: bool = False) -> Path:
-    """Build the skeleton (or solutions) repository into dest and commit it on top of its history."""
+def commit_on_history(dest: Path, message: str, build: Callable[[], None]) -> Path:
+    """Run build (which rewrites dest from scratch) and commit dest on top of its previous release."""
     previous = keep_history(dest)
     try:
-        build_student_repo(course, module, dest, with_solutions=with_solutions)
+        build()
     except Exception:
         if previous is not None:  # keep the history for the next attempt
             shutil.rmtree(dest / ".git", ignore_errors=True)
             dest.mkdir(parents=True, exist_ok=True)
             os.replace(previous, dest / ".git")
         raise
-    if with_solutions:
-        mark_solutions(dest, f"{course.name} module {module.number} ({module.title})")
-    kind = "solutions" if with_solutions else "starter code"
-    commit_release(dest, f"{course.name} module {module.number} ({module.title}): {kind}", previous)
+    commit_release(dest, message, previous)
     return dest
 
 

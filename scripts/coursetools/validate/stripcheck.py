@@ -23,7 +23,8 @@ import pytest
 from coursetools.grade.submission import grade_with_bundle
 from coursetools.manifest import Course, Module, load_course
 from coursetools.release.bundle import build_bundles, write_tree
-from coursetools.release.skeleton import build_student_repo, module_regions, render_file
+from coursetools.release.pipeline import release_repository
+from coursetools.release.render import module_regions, render_file
 
 
 CAUGHT = "caught"
@@ -89,7 +90,7 @@ def check_module(course: Course, module: Module, dist: Path, *, workers: int = 2
 
 def grade_repo(course: Course, module: Module, archive: Path, root: Path, *, with_solutions: bool) -> dict:
     kind = "solution" if with_solutions else "skeleton"
-    repo = build_student_repo(course, module, root / kind, with_solutions=with_solutions)
+    repo = release_repository(course, module, root / kind, with_solutions=with_solutions)
     return grade_with_bundle(archive, repo, root / f"{kind}-results.json")
 
 

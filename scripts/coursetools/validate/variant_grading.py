@@ -26,7 +26,7 @@ from tinytorch_grader.run import MIN_GROUP_SECONDS, grade
 from coursetools.author.markers import render
 from coursetools.manifest import Course, Module
 from coursetools.release.bundle import build_bundles
-from coursetools.release.skeleton import module_label
+from coursetools.release.render import module_label
 
 BUDGET_FACTOR = 5
 """A variant may take this many times the reference's grading time (it may loop forever)."""
