@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from coursetools.grade.submission import grade_with_bundle
-from coursetools.release.skeleton import shipped_toolchain
+from coursetools.release.student_tools import shipped_toolchain
 from coursetools.tito.errors import FAILED, OK, USAGE
 from coursetools.tito.main import parser
 
