@@ -241,3 +241,71 @@ def test_the_centred_input_is_int16_integers(rng):
     assert centered.dtype == np.int16, f"centered input is {centered.dtype}, expected int16"
     np.testing.assert_array_equal(centered, expected)
     assert float(scale) == pytest.approx(float(expected_scale), rel=1e-6)
+
+
+# ---------------------------------------------------------------------- edges the mutation run found untested
+def test_the_most_negative_axis_is_the_first(rng):
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(quantize(x, axis=-2).q, quantize(x, axis=0).q)
+    assert np.shape(quantize(x, axis=-2).scale) == (3, 1)
+    with pytest.raises(ValueError, match="axis"):
+        quantize(x, axis=-3)
+
+
+def test_a_zero_range_and_an_empty_array_get_scale_one():
+    for symmetric in (True, False):
+        scale, zero_point = quantization_params(0.0, 0.0, symmetric=symmetric)
+        assert float(scale) == 1.0, f"a zero range gets scale 1 (symmetric={symmetric}), got {float(scale)}"
+    for symmetric in (True, False):
+        empty = quantize(np.zeros((0, 3), dtype=np.float32), symmetric=symmetric)
+        assert empty.q.shape == (0, 3) and float(np.ravel(empty.scale)[0]) == 1.0, "an empty array has the range [0, 0]"
+
+
+def test_quantized_conv_names_the_wrong_channel_count(rng):
+    layer = QuantizedConv2d.from_float(Conv2d(3, 4, 3, rng=rng))
+    with pytest.raises(ValueError, match=r"\(2, 5, 6, 6\)|channel"):
+        layer(Tensor(rng.standard_normal((2, 5, 6, 6)).astype(np.float32)))
+
+
+def _layered(layer_class, build):
+    """A model class of the test's own: attributes in the order ``build`` sets them."""
+
+    class Model(layer_class):
+        def __init__(self):
+            build(self)
+
+        def forward(self, x):
+            for layer in self.body:
+                x = layer(x)
+            return x
+
+    return Model()
+
+
+def test_folding_looks_past_attributes_that_are_not_lists(rng):
+    from tinytorch.core.layers import Layer
+    from tinytorch.core.spatial import BatchNorm2d
+    from tinytorch.perf.quantization import fold_batchnorm
+
+    def build(model):
+        model.width = 3  # a plain attribute before the list of layers
+        model.body = [Conv2d(1, 3, 3, rng=rng), BatchNorm2d(3)]
+
+    model = _layered(Layer, build)
+    model.eval()
+    x = Tensor(rng.standard_normal((2, 1, 5, 5)).astype(np.float32))
+    expected = model(x).data
+    fold_batchnorm(model)
+    assert len(model.body) == 1, "the BatchNorm2d after the Conv2d in model.body was not folded"
+    np.testing.assert_allclose(model(x).data, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_quantize_model_keeps_a_tuple_of_layers_a_tuple(rng):
+    from tinytorch.core.layers import Layer
+
+    def build(model):
+        model.body = (Linear(4, 3, rng=rng), Linear(3, 2, rng=rng))
+
+    quantized = quantize_model(_layered(Layer, build))
+    assert isinstance(quantized.body, tuple), f"model.body became a {type(quantized.body).__name__}"
+    assert all(isinstance(layer, QuantizedLinear) for layer in quantized.body)

@@ -212,3 +212,9 @@ def test_global_pruning_over_three_layers_uses_one_threshold(rng):
     for layer, original, mask in zip(model.layers, originals, masks.masks.values()):
         np.testing.assert_array_equal(mask, original > threshold)
         np.testing.assert_array_equal(layer.weight.data == 0, original <= threshold)
+
+
+def test_keep_mask_drops_every_entry_when_the_amount_rounds_to_all():
+    magnitudes = np.array([3.0, 1.0, 2.0, 4.0])
+    assert not np.asarray(keep_mask(magnitudes, 0.9)).any(), "round(0.9 * 4) = 4: every entry is dropped"
+    np.testing.assert_array_equal(keep_mask(magnitudes, 0.5), [True, False, False, True])

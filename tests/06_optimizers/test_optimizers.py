@@ -20,11 +20,18 @@ def test_sgd_step_moves_against_the_gradient():
     np.testing.assert_allclose(p.data, [0.95, 2.1], rtol=1e-6)
 
 
-def test_sgd_updates_in_place():
+@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1), lambda ps: SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: Adam(ps, lr=0.1), lambda ps: AdamW(ps, lr=0.1, weight_decay=0.1)],
+                         ids=["SGD", "SGD-momentum", "Adam", "AdamW"])
+def test_every_optimizer_updates_its_parameters_in_place(make):
+    """A step writes into the parameter's own array: no new array per step (memory), and every view
+    of the parameter (a tied weight, a checkpoint buffer) sees the update."""
     p = _param()
     before = object_id(p, "data")
-    SGD([p], lr=0.1).step()
-    assert object_id(p, "data") == before
+    optimizer = make([p])
+    for _ in range(2):
+        optimizer.step()
+    assert object_id(p, "data") == before, "step() replaced p.data by a new array; update it in place (p.data -= ...)"
 
 
 def test_zero_grad_clears_gradients():

@@ -94,7 +94,7 @@ class SGD(Optimizer):
         return {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay, "nesterov": self.nesterov}
 
     def update(self, p: Tensor, grad: np.ndarray, state: dict) -> None:
-        #% solution hint="Add weight_decay * p to the gradient; with momentum keep state['velocity'] (starting as a copy of g); update p.data in place with -=."
+        #% solution kind="in-place" hint="Add weight_decay * p to the gradient; with momentum keep state['velocity'] (starting as a copy of g); update p.data in place with -=."
         if self.weight_decay:
             grad = grad + self.weight_decay * p.data
         if self.momentum:
@@ -131,7 +131,7 @@ class Adam(Optimizer):
 
     def adam_step(self, p: Tensor, grad: np.ndarray, state: dict) -> None:
         """The Adam update of p from grad, shared by Adam and AdamW."""
-        #% solution hint="Keep state['m'] and state['v'] (zeros at first); bias-correct with self.step_count; update p.data in place."
+        #% solution kind="in-place" hint="Keep state['m'] and state['v'] (zeros at first); bias-correct with self.step_count; update p.data in place."
         beta1, beta2 = self.betas
         if "m" not in state:
             state["m"] = np.zeros_like(p.data)
@@ -158,7 +158,7 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay)
 
     def update(self, p: Tensor, grad: np.ndarray, state: dict) -> None:
-        #% solution hint="Shrink p.data by (1 - lr * weight_decay) first, then take a plain Adam step with the raw gradient."
+        #% solution kind="in-place" hint="Shrink p.data by (1 - lr * weight_decay) first, then take a plain Adam step with the raw gradient."
         if self.weight_decay:
             p.data *= 1 - self.lr * self.weight_decay
         self.adam_step(p, grad, state)

@@ -67,7 +67,7 @@ def _check_matmul_shapes(a: np.ndarray, b: np.ndarray) -> None:
 def matmul_naive(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(M, K) @ (K, N) with three Python loops: M·N·K interpreted multiply-adds. Teaching baseline only."""
     _check_matmul_shapes(a, b)
-    #% solution hint="out = zeros((M, N)) in the result dtype; for i, for j: sum a[i, k] * b[k, j] over k in a Python loop."
+    #% solution kind="slow-path" fast="a @ b" hint="out = zeros((M, N)) in the result dtype; for i, for j: sum a[i, k] * b[k, j] over k in a Python loop."
     m, k = a.shape
     n = b.shape[1]
     out = np.zeros((m, n), dtype=np.result_type(a, b))
@@ -84,7 +84,7 @@ def matmul_naive(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def matmul_vectorized(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """One NumPy operation per output row: row i = a[i] @ b (a length-K vector times a K x N matrix)."""
     _check_matmul_shapes(a, b)
-    #% solution hint="For each row i: out[i] = (a[i][:, None] * b).sum(axis=0), i.e. broadcast the row against b and reduce over K."
+    #% solution kind="slow-path" fast="a @ b" hint="For each row i: out[i] = (a[i][:, None] * b).sum(axis=0), i.e. broadcast the row against b and reduce over K."
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
     for i in range(a.shape[0]):
         out[i] = (a[i][:, None] * b).sum(axis=0)
@@ -101,7 +101,7 @@ def matmul_blocked(a: np.ndarray, b: np.ndarray, block: int = 64) -> np.ndarray:
     _check_matmul_shapes(a, b)
     if block < 1:
         raise ValueError(f"block must be a positive tile size, got {block}")
-    #% solution hint="out = zeros((M, N)); loop i, j, p over range(0, size, block); out[i:i+block, j:j+block] += a[i:i+block, p:p+block] @ b[p:p+block, j:j+block]."
+    #% solution kind="slow-path" fast="a @ b" hint="out = zeros((M, N)); loop i, j, p over range(0, size, block); out[i:i+block, j:j+block] += a[i:i+block, p:p+block] @ b[p:p+block, j:j+block]."
     m, k = a.shape
     n = b.shape[1]
     out = np.zeros((m, n), dtype=np.result_type(a, b))
@@ -128,7 +128,7 @@ def gelu_fused(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """
     if out is not None and (out.shape != x.shape or np.shares_memory(out, x)):
         raise ValueError("out must be a separate array with x's shape")
-    #% solution hint="out = x*x; out *= x; out *= K; out += x; out *= C; tanh in place; out += 1; out *= x; out *= 0.5 — every step with out= or an in-place operator."
+    #% solution kind="in-place" hint="out = x*x; out *= x; out *= K; out += x; out *= C; tanh in place; out += 1; out *= x; out *= 0.5 — every step with out= or an in-place operator."
     out = np.multiply(x, x, out=out)
     out *= x
     out *= GELU_K
@@ -150,7 +150,7 @@ def conv2d_loops(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = No
     x (N, C, H, W), weight (F, C, kh, kw), bias (F,) -> (N, F, H_out, W_out). Same result as
     module 09's Conv2d.forward; H_out·W_out small matmuls instead of one big one.
     """
-    #% solution hint="Zero-pad x; for each output (i, j): take the window x[:, :, i*s:i*s+kh, j*s:j*s+kw] (N, C, kh, kw) and contract it with weight over C, kh, kw (tensordot or reshape + @); add bias."
+    #% solution kind="slow-path" fast="conv2d_im2col(x, weight, bias, stride, padding)" hint="Zero-pad x; for each output (i, j): take the window x[:, :, i*s:i*s+kh, j*s:j*s+kw] (N, C, kh, kw) and contract it with weight over C, kh, kw (tensordot or reshape + @); add bias."
     n, c, h, w = x.shape
     f, _, kh, kw = weight.shape
     h_out, w_out = output_size(h, kh, stride, padding), output_size(w, kw, stride, padding)

@@ -107,7 +107,8 @@ def quantize(x: np.ndarray, axis: int | None = None, symmetric: bool = True) -> 
 
     Shapes: x (...) float -> q (...) int8; per channel the scale has x's shape with every axis
     but ``axis`` set to 1. Symmetric (zero point 0) suits weights; asymmetric suits activations
-    whose range is not centred on zero (after a ReLU, all of it is >= 0).
+    whose range is not centred on zero (after a ReLU, all of it is >= 0). An empty x has the
+    range [0, 0] (scale 1).
 
     >>> quantize(np.array([-1.0, 0.0, 0.5, 1.0])).q.tolist()
     [-127, 0, 64, 127]
@@ -179,7 +180,7 @@ def calibrate(model, batches) -> dict[str, ActivationRange]:
         first = args[0]
         ranges[name].observe(first.data if isinstance(first, Tensor) else np.asarray(first))
 
-    was_training = getattr(model, "training", False)
+    was_training = model.training
     model.eval()
     try:
         with intercept_forward(targets, observe), no_grad():
