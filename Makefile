@@ -76,7 +76,7 @@ ta-guide:
 	$(PY) -m coursetools ta-guide $(if $(GRADE),--grade $(GRADE))
 
 lessons:
-	$(PY) -m coursetools.lessons $(MODULE)
+	$(PY) -m coursetools.author.lessons $(MODULE)
 
 nbgrader:
 	@test -n "$(MODULE)" || { echo "usage: make nbgrader MODULE=NN [DEST=dir]"; exit 2; }

@@ -24,9 +24,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from coursetools import batch, engines
+from coursetools.grade import batch, engines
 from coursetools.manifest import load_course
-from coursetools.release import release_module
+from coursetools.release.pipeline import release_module
 
 BIN = Path(sys.executable).parent
 

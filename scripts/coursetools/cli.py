@@ -12,20 +12,20 @@ from coursetools.manifest import ManifestError
 
 
 def _release(args: argparse.Namespace) -> None:
-    from coursetools import release
+    from coursetools.release import pipeline
 
-    release.main(module=args.module, all=args.all, dist=args.dist)
+    pipeline.main(module=args.module, all=args.all, dist=args.dist)
 
 
 def _grade(args: argparse.Namespace) -> None:
-    from coursetools import grade
+    from coursetools.grade import submission
 
-    grade.main(module=args.module, submission=args.submission, results=args.results, dist=args.dist,
+    submission.main(module=args.module, submission=args.submission, results=args.results, dist=args.dist,
                rebuild=args.rebuild)
 
 
 def _stripcheck(args: argparse.Namespace) -> None:
-    from coursetools import stripcheck
+    from coursetools.validate import stripcheck
 
     report = stripcheck.main(module=args.module, dist=args.dist)
     if not report.ok:
@@ -33,29 +33,29 @@ def _stripcheck(args: argparse.Namespace) -> None:
 
 
 def _grade_batch(args: argparse.Namespace) -> None:
-    from coursetools import batch
+    from coursetools.grade import batch
 
     batch.main(module=args.module, submissions=args.submissions, results=args.results, jobs=args.jobs,
                force=args.force, dist=args.dist, engine=args.engine, scheduler=args.scheduler)
 
 
 def _report(args: argparse.Namespace) -> None:
-    from coursetools import report
+    from coursetools.report import class_report
 
-    report.main(results=args.results, out=args.out)
+    class_report.main(results=args.results, out=args.out)
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from coursetools import validate
+    from coursetools.validate import assessment
 
     if args.summary:
         from coursetools.manifest import load_course
-        from coursetools.validation_report import summary_markdown
+        from coursetools.validate.validation_report import summary_markdown
 
         print(summary_markdown(load_course()), end="")
         return
 
-    results = validate.main(module=args.module, workers=args.workers,
+    results = assessment.main(module=args.module, workers=args.workers,
                             catalogue_only=args.catalogue_only, sample=args.sample, survivors=args.survivors,
                             write=True if args.write else None)
     if any(result.problems() for result in results):
@@ -69,7 +69,7 @@ def _data(args: argparse.Namespace) -> None:
 
 
 def _ta_guide(args: argparse.Namespace) -> None:
-    from coursetools import ta_guide
+    from coursetools.report import ta_guide
 
     sys.exit(ta_guide.main(grade=args.grade, workers=args.workers, check=args.check))
 
@@ -81,7 +81,7 @@ def _site(args: argparse.Namespace) -> None:
 
 
 def _nbgrader(args: argparse.Namespace) -> None:
-    from coursetools import nbgrader_export
+    from coursetools.release import nbgrader_export
 
     nbgrader_export.main(module=args.module, dest=args.dest)
 
@@ -157,7 +157,8 @@ def parser() -> argparse.ArgumentParser:
     nbgrader.add_argument("--module", required=True, help="module number, e.g. 01")
     nbgrader.add_argument("--dest", default="dist/nbgrader", help="the nbgrader course folder")
     nbgrader.set_defaults(run=_nbgrader)
-    from coursetools import collect, gradescope_export, roster
+    from coursetools.distribute import collect, roster
+    from coursetools.grade import gradescope_export
 
     for module in (roster, collect, gradescope_export):  # distribute, collect, import-gradescope
         module.register(verbs)

@@ -7,7 +7,7 @@ summary that says what is known before the due date: the group is hidden, how ma
 points it has, and when its results are shown. Their own entries (shown when grades are
 published) keep Otter's real summary.
 
-Not imported by the toolchain itself: ``coursetools.otter`` names the class in
+Not imported by the toolchain itself: ``coursetools.release.otter`` names the class in
 ``otter_config.json`` and ships this file at the zip root (``coursetools/``), where Otter imports it
 on Gradescope (Python 3.10); ``otter run`` imports it from the installed toolchain.
 """

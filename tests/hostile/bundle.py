@@ -374,7 +374,7 @@ def grade(root: Path, files: dict[str, str], links: dict[str, str] | None = None
 def grade_zip(root: Path, archive: Path) -> Graded:
     """The ``make grade`` path: the tiny bundle's zip and a zipped submission, through coursetools.
     A refused submission (intake.RefusedSubmission) is recorded as 0 points with the refusal."""
-    from coursetools.grade import grade_with_bundle
+    from coursetools.grade.submission import grade_with_bundle
     from tinytorch_grader.intake import RefusedSubmission
 
     root.mkdir(parents=True, exist_ok=True)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from coursetools.grade import grade_with_bundle
+from coursetools.grade.submission import grade_with_bundle
 from coursetools.manifest import load_course
-from coursetools.release import release_module
+from coursetools.release.pipeline import release_module
 
 COURSE = load_course()
 

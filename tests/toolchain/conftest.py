@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from coursetools.manifest import load_course
-from coursetools.release import release_module
+from coursetools.release.pipeline import release_module
 
 ROOT = Path(__file__).resolve().parents[2]
 

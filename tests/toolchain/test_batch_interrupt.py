@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from coursetools import batch, engines
+from coursetools.grade import batch, engines
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # about eight gradings of module 01

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from coursetools.bundle import build_bundles
-from coursetools.skeleton import render_file
+from coursetools.release.bundle import build_bundles
+from coursetools.release.render import render_file
 
 RUNTIME = {"__init__.py", "__main__.py", "feedback.py", "fixtures.py", "intake.py", "integrity.py", "isolation.py",
            "otter_bridge.py", "otter_plugin.py", "plugin.py", "results.py", "run.py", "sandbox.py", "testkit.py",

@@ -5,7 +5,7 @@ import re
 import pytest
 import yaml
 
-from coursetools.classroom import WorkflowError, runner_id, visible_groups, workflow_yaml
+from coursetools.release.classroom import WorkflowError, runner_id, visible_groups, workflow_yaml
 
 
 def test_every_visible_group_is_a_reporter_runner_and_no_hidden_group_appears(course):

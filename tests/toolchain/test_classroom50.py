@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from coursetools.classroom50 import build_classroom50_entry
-from coursetools.skeleton import assert_no_leaks
+from coursetools.release.classroom50 import build_classroom50_entry
+from coursetools.release.leaks import assert_no_leaks
 
 pytestmark = pytest.mark.timeout(600)  # a release, a few gradings of module 01
 

@@ -1,6 +1,6 @@
 """make grade-batch on a real Dask cluster: a local scheduler and two worker processes on 127.0.0.1.
 
-The same per-submission grading as the local pool (``coursetools.engines.grade_submission``), so
+The same per-submission grading as the local pool (``coursetools.grade.engines.grade_submission``), so
 the results must match the local pool's test for test; a worker killed mid-batch must lose
 nothing (the scheduler reruns its task on the other worker). How fast each engine grades is a
 benchmark, not a test: ``python benchmarks/grade_batch_engines.py``.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from coursetools import batch, engines
+from coursetools.grade import batch, engines
 
 pytest.importorskip("distributed")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # starts a cluster, grades about a dozen submissions
@@ -134,8 +134,8 @@ def test_a_worker_killed_mid_batch_loses_nothing(cluster, released_01, tmp_path)
             victim.wait()
             killed.append(victim.pid)
 
-    from coursetools.bundle import build_bundles
     from coursetools.manifest import load_course
+    from coursetools.release.bundle import build_bundles
 
     course = load_course()
     archive = build_bundles(course, course.module("01"), Path(dist_of(released_01)))["gradescope"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from coursetools.grade import grade_with_bundle
+from coursetools.grade.submission import grade_with_bundle
 
 TENSOR = Path("tinytorch/core/tensor.py")
 

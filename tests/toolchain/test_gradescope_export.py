@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from coursetools import batch, gradescope_export, report
+from coursetools.grade import batch, gradescope_export
+from coursetools.report import class_report as report
 
 METADATA = """\
 submission_1001:

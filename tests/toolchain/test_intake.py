@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from coursetools.grade import place_submission
+from coursetools.grade.submission import place_submission
 from tinytorch_grader import intake
 from tinytorch_grader.intake import RefusedSubmission, ZipCaps
 

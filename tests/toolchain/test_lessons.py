@@ -14,11 +14,12 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from coursetools.lessons import (LessonError, check_lesson, check_module, instructor_secrets, lesson_path,
+from coursetools.author.lessons import (LessonError, check_lesson, check_module, instructor_secrets, lesson_path,
                                  parse_lesson, prose_words, strip_instructor)
+from coursetools.author.markers import find_regions
 from coursetools.manifest import load_course
-from coursetools.markers import find_regions
-from coursetools.skeleton import render_file, woven
+from coursetools.release.render import render_file
+from coursetools.release.skeleton import woven
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = load_course(ROOT)
@@ -219,14 +220,14 @@ def test_strip_instructor_removes_answers_and_keeps_questions():
 
 
 def test_a_module_without_a_lesson_keeps_code_cells_and_the_release_warns(monkeypatch, capsys):
-    import coursetools.skeleton as skeleton
-    from coursetools.release import warn_without_lesson
+    import coursetools.release.skeleton as skeleton
+    from coursetools.release.pipeline import Release, warn_without_lesson
     from coursetools.tito.notebook import with_cell_markers
 
     module = COURSE.module("01")
     text = render_file(COURSE, module, module.files[0], "skeleton")
     monkeypatch.setattr(skeleton, "check_module", lambda course, mod: None)
     assert skeleton.woven(COURSE, module, module.files[0], text, instructor=False) == with_cell_markers(text)
-    monkeypatch.setattr("coursetools.release.lesson_path", lambda root, mod: root / "reference" / "lessons" / "99_none.md")
-    warn_without_lesson(COURSE, module)
+    monkeypatch.setattr("coursetools.release.pipeline.lesson_path", lambda root, mod: root / "reference" / "lessons" / "99_none.md")
+    warn_without_lesson(Release(COURSE, module, COURSE.root / "dist"))
     assert "module 01 has no lesson yet (reference/lessons/99_none.md)" in capsys.readouterr().err

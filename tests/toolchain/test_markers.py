@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from coursetools.markers import MarkerError, find_regions, render
+from coursetools.author.markers import MarkerError, find_regions, render
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "tinytorch"
 

@@ -17,11 +17,12 @@ import pytest
 
 nbformat = pytest.importorskip("nbformat")
 
-from coursetools.lessons import instructor_blocks, load_lesson  # noqa: E402
-from coursetools.nbgrader_export import (BEGIN_HIDDEN, BEGIN_SOLUTION, CONFIG_HEADER, END_HIDDEN,  # noqa: E402
+from coursetools.author.lessons import instructor_blocks, load_lesson  # noqa: E402
+from coursetools.release.leaks import assert_no_leaks  # noqa: E402
+from coursetools.release.nbgrader_export import (BEGIN_HIDDEN, BEGIN_SOLUTION, CONFIG_HEADER, END_HIDDEN,  # noqa: E402
                                          END_SOLUTION, KERNEL_HELPER, REFERENCE_COPY, export_module,
                                          module_notebook, write_config)
-from coursetools.skeleton import assert_no_leaks, module_regions, render_file  # noqa: E402
+from coursetools.release.render import module_regions, render_file  # noqa: E402
 
 def round_trip_modules() -> list[str]:
     """Module 01 by default (about a minute); TINYTORCH_NBGRADER_MODULES="02 09" or "all" (every
@@ -165,8 +166,8 @@ RUNNER_SCRIPT = textwrap.dedent("""
     from pathlib import Path
     import tinytorch_nbgrader as runner
     from coursetools.manifest import load_course
-    from coursetools.nbgrader_export import REFERENCE_COPY, solution_source
-    from coursetools.skeleton import render_file
+    from coursetools.release.nbgrader_export import REFERENCE_COPY, solution_source
+    from coursetools.release.render import render_file
 
     course = load_course(Path(sys.argv[1]))
     module = course.module("01")

@@ -16,7 +16,7 @@ import jupytext
 import nbformat
 import pytest
 
-from coursetools.skeleton import LeakError, assert_no_leaks
+from coursetools.release.leaks import LeakError, assert_no_leaks
 from coursetools.tito.notebook import CELL_METADATA
 
 TENSOR = Path("tinytorch/core/tensor.py")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from coursetools.otter import BUNDLE_FOLDER, OtterBundleError, build_otter_bundle
+from coursetools.release.otter import BUNDLE_FOLDER, OtterBundleError, build_otter_bundle
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 TENSOR = Path("tinytorch/core/tensor.py")

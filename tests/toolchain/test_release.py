@@ -10,8 +10,8 @@ import zipfile
 
 import pytest
 
-from coursetools.release import NotReleasedError, check_released
-from coursetools.skeleton import LeakError, assert_no_leaks
+from coursetools.release.leaks import LeakError, assert_no_leaks
+from coursetools.release.pipeline import NotReleasedError, check_released
 
 
 def test_release_writes_the_three_outputs(released_01):
@@ -87,27 +87,27 @@ def git_log(repo):
 
 def test_rereleasing_unchanged_content_gives_the_same_commit(course, tmp_path):
     """Two dists built back to back (the shared checkout may change between a session fixture and now)."""
-    from coursetools.release_repos import release_repo
+    from coursetools.release.pipeline import release_repository
 
     module = course.module("01")
-    first = git_log(release_repo(course, module, tmp_path / "one" / module.dirname))
-    again = release_repo(course, module, tmp_path / "two" / module.dirname)  # another dist, same content
+    first = git_log(release_repository(course, module, tmp_path / "one" / module.dirname))
+    again = release_repository(course, module, tmp_path / "two" / module.dirname)  # another dist, same content
     assert git_log(again) == first and len(first) == 1
-    on_top = release_repo(course, module, again)  # the same dist again: nothing to commit
+    on_top = release_repository(course, module, again)  # the same dist again: nothing to commit
     assert git_log(on_top) == first
     clean = subprocess.run(["git", "status", "--porcelain"], cwd=on_top, capture_output=True, text=True, check=True)
     assert clean.stdout == ""
 
 
 def test_changed_content_is_a_new_commit_on_top_of_the_previous_release(course, tmp_path):
-    from coursetools.release_repos import release_repo
+    from coursetools.release.pipeline import release_repository
 
     module = course.module("01")
     dest = tmp_path / "skeletons" / module.dirname
-    release_repo(course, module, dest)
+    release_repository(course, module, dest)
     (previous,) = git_log(dest)
     revised = dataclasses.replace(module, title=module.title + " (revised)")
-    release_repo(course, revised, dest)
+    release_repository(course, revised, dest)
     log = git_log(dest)
     assert len(log) == 2 and log[0][1] == previous[0], "the new release must sit on the previous commit"
     assert "(revised)" in (dest / "README.md").read_text()
@@ -119,7 +119,7 @@ def test_the_solutions_repository_says_it_is_solutions(released_01):
 
 
 def test_bundles_are_byte_reproducible(course, tmp_path):
-    from coursetools.bundle import build_bundles
+    from coursetools.release.bundle import build_bundles
 
     first = build_bundles(course, course.module("01"), tmp_path / "one")["gradescope"]
     again = build_bundles(course, course.module("01"), tmp_path / "two")["gradescope"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from coursetools import report
+from coursetools.report import class_report as report
 from coursetools.site.browser import find_chromium
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from coursetools import batch, collect, report, roster
+from coursetools.distribute import collect, roster
+from coursetools.grade import batch
+from coursetools.report import class_report as report
 
 DEADLINE = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=10)
 TENSOR = "tinytorch/core/tensor.py"

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coursetools.markers import MarkerError, find_regions
-from coursetools.shortcuts import ShortcutError, apply_shortcut, shortcuts_of_file
+from coursetools.author.markers import MarkerError, find_regions
+from coursetools.validate.shortcuts import ShortcutError, apply_shortcut, shortcuts_of_file
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from coursetools.lessons import instructor_blocks
+from coursetools.author.lessons import instructor_blocks
 from coursetools.manifest import load_course
 from coursetools.site import build_site, pages
 from coursetools.site.browser import Chromium, find_chromium

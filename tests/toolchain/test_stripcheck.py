@@ -3,7 +3,7 @@
 import pytest
 
 from coursetools.manifest import load_course
-from coursetools.stripcheck import CAUGHT, UNCAUGHT, check_module, probe_regions
+from coursetools.validate.stripcheck import CAUGHT, UNCAUGHT, check_module, probe_regions
 
 COURSE = load_course()
 RELEASED = [m.number for m in COURSE.released()

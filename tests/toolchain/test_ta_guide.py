@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from coursetools import ta_guide
 from coursetools.manifest import load_course
-from coursetools.mistakes import load_catalogue
+from coursetools.report import ta_guide
+from coursetools.validate.mistakes import load_catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from coursetools.grade import grade_with_bundle
-from coursetools.skeleton import shipped_toolchain
+from coursetools.grade.submission import grade_with_bundle
+from coursetools.release.student_tools import shipped_toolchain
 from coursetools.tito.errors import FAILED, OK, USAGE
 from coursetools.tito.main import parser
 
@@ -143,7 +143,8 @@ def test_skeleton_ships_only_the_toolchain_tito_needs(student):
     shipped = {p.relative_to(student / "tools" / "coursetools").as_posix()
                for p in (student / "tools" / "coursetools").rglob("*.py")}
     assert shipped == set(shipped_toolchain(ROOT / "scripts" / "coursetools"))
-    assert {"grade.py", "manifest.py", "tito/main.py"} <= shipped and "markers.py" not in shipped
+    assert {"grade/__init__.py", "grade/submission.py", "manifest.py", "tito/main.py"} <= shipped
+    assert "author/markers.py" not in shipped and "release/bundle.py" not in shipped
     assert (student / "tools" / "tinytorch_grader" / "run.py").is_file()
     assert 'tito = "coursetools.tito:main"' in (student / "pyproject.toml").read_text()
 

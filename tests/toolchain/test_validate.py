@@ -4,16 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from coursetools.equivalents import EquivalentMarkError, load_marks
+from coursetools.author.markers import find_regions
 from coursetools.manifest import load_course
-from coursetools.markers import find_regions
-from coursetools.mistakes import (CatalogueError, MIN_MISTAKES, apply_mistake, changed_lines_outside_regions,
-                                  load_catalogue, write_mistake)
-from coursetools.mutants import mutants_of_file
-from coursetools.validate import (MistakeResult, ModuleValidation, MutantResult, committed_caught, grade_mistakes,
+from coursetools.validate.assessment import (MistakeResult, ModuleValidation, MutantResult, committed_caught, grade_mistakes,
                                  validate_module)
-from coursetools.validation_report import write_reports
-from coursetools.variant_grading import GradingBench
+from coursetools.validate.equivalents import EquivalentMarkError, load_marks
+from coursetools.validate.mistakes import (CatalogueError, MIN_MISTAKES, apply_mistake, changed_lines_outside_regions,
+                                  load_catalogue, write_mistake)
+from coursetools.validate.mutants import mutants_of_file
+from coursetools.validate.validation_report import write_reports
+from coursetools.validate.variant_grading import GradingBench
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = load_course(ROOT)
@@ -251,7 +251,7 @@ def _toy_mutant(course, operator, region):
 
 
 def test_a_mark_is_accepted_only_when_its_property_confirms_it(toy_course):
-    from coursetools.equivalents import Mark, prove_mark
+    from coursetools.validate.equivalents import Mark, prove_mark
 
     (toy_course.root / "reference" / "tinytorch" / "core" / "toy.py").write_text(CLAMP_SOURCE)
     (toy_course.root / "validation" / "01_toy").mkdir(parents=True)
@@ -268,7 +268,7 @@ def test_a_mark_is_accepted_only_when_its_property_confirms_it(toy_course):
 
 
 def test_a_float_tolerance_must_be_small_and_is_applied(toy_course):
-    from coursetools.equivalents import first_difference, load_mark_entries
+    from coursetools.validate.equivalents import first_difference, load_mark_entries
 
     marks = toy_course.root / "validation" / "01_toy" / "equivalent.toml"
     marks.parent.mkdir(parents=True)
@@ -288,7 +288,7 @@ def test_a_float_tolerance_must_be_small_and_is_applied(toy_course):
 def test_the_summary_table_shows_shortcuts_run_kind_time_and_mark_reasons(toy_course):
     import json
 
-    from coursetools.validation_report import summary_markdown
+    from coursetools.validate.validation_report import summary_markdown
 
     reports = toy_course.root / "validation" / "reports"
     reports.mkdir(parents=True)

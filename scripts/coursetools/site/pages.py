@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from coursetools.lessons import ANCHOR, strip_instructor
+from coursetools.author.lessons import ANCHOR, strip_instructor
 from coursetools.manifest import Course, Group, Module
 from coursetools.site.plan import Plan
 

@@ -3,10 +3,10 @@
 In a student repository the release left a local grader (``.tito/grader/``: the module's
 visible groups and their expected test ids, Gradescope's ``run_autograder``) and the grader
 runtime (``tools/tinytorch_grader``). tito packs them with the repository's tree into a
-bundle and grades the repository with ``coursetools.grade.grade_with_bundle``: the same
+bundle and grades the repository with ``coursetools.grade.submission.grade_with_bundle``: the same
 runner, overlay and scoring as Gradescope, so the visible points agree with ``make grade``.
 In the course repository it grades the reference (or ``--submission PATH``) with the
-module's real bundle through ``coursetools.grade.main``.
+module's real bundle through ``coursetools.grade.submission.main``.
 
 The grader's own chatter (which names its throwaway folder) is kept back; tito prints where the
 results stay: ``results.json`` and ``report.json`` under the workspace's state folder.
@@ -63,7 +63,7 @@ def results_path(ws: Workspace, module: ModuleInfo) -> Path:
 
 
 def _grade_student(ws: Workspace, module: ModuleInfo, target: Path) -> dict:
-    from coursetools.grade import grade_with_bundle
+    from coursetools.grade.submission import grade_with_bundle
 
     if module.number != ws.assigned:
         raise TitoError(f"this repository is graded for module {ws.assigned}; module {module.number} "
@@ -125,7 +125,7 @@ def expected_tests(ws: Workspace, module: ModuleInfo, tree: Path, probe: Path) -
 
 
 def _grade_course(ws: Workspace, module: ModuleInfo, args, target: Path) -> dict:
-    from coursetools import grade as course_grade
+    from coursetools.grade import submission as course_grade
 
     submission = Path(args.submission) if args.submission else ws.package_root
     return course_grade.main(module=module.number, submission=str(submission), results=str(target),

@@ -1,0 +1,1 @@
+"""Authoring: what course authors write is read here (solution markers, lessons)."""

@@ -1,0 +1,1 @@
+"""Distribution without Classroom: a roster gives student repositories; a deadline collects them."""

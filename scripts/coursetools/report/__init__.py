@@ -1,0 +1,1 @@
+"""Reporting: the TA console (class and student pages), gradebooks, the TA guide."""
