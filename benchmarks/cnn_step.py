@@ -11,7 +11,7 @@ BatchNorm + ReLU after each conv), batch 128, float32, one forward + backward + 
 All variants run in one process, one step each per round in rotating order, and report medians,
 so machine load hits them alike; the ratios are the figures to compare across machines. Threads
 are chosen on purpose (coursetools.threads) and printed; so is the allocator setting
-(benchmarks/allocator.py: freed memory is kept, so a step does not page-fault its large arrays back
+(coursetools.allocator: freed memory is kept, so a step does not page-fault its large arrays back
 in every time; ``--return-memory`` keeps glibc's default). Results go to benchmarks/results/.
 
     python benchmarks/cnn_step.py [--repeats 7] [--batch 128] [--chunk 4] [--threads N] [--workers N] [--return-memory]
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from allocator import keep_freed_memory
+from coursetools.allocator import keep_freed_memory
 from paired import RESULTS, format_load, rounds, with_blas_threads, write_result
 from coursetools.threads import add_thread_options, choose_threads, load_average, usable_cores
 from tinytorch.core.activations import ReLU

@@ -37,4 +37,4 @@ def keep_freed_memory() -> str:
     if mallopt(M_MMAP_MAX, 0) != 1 or mallopt(M_TRIM_THRESHOLD, NEVER_TRIM) != 1:
         return "allocator: glibc refused mallopt, left as it is"
     return ("allocator: glibc keeps freed memory (no mmap per large array, heap never trimmed), "
-            "so repeated steps reuse their pages; --return-memory to keep the default")
+            "so repeated steps reuse their pages; --return-memory keeps the default")
