@@ -10,7 +10,6 @@ uninterrupted batch test for test.
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -62,19 +61,10 @@ def workers_mentioning(text: str) -> list[int]:
     return alive
 
 
-def test_interrupt_then_rerun_equals_one_uninterrupted_run(submissions, released_01, tmp_path):
+def test_interrupt_then_rerun_equals_one_uninterrupted_run(submissions, released_01, tmp_path, ctrl_c_after_first_result):
     dist = released_01["gradescope"].parents[2]
     results = tmp_path / "results"
-    process = grade_batch(submissions, results, dist, jobs=1)
-    deadline = time.monotonic() + 300
-    while not list(results.glob("*/results.json")):
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stdout + stderr
-    assert "Traceback" not in stderr + stdout and "KeyboardInterrupt" not in stderr + stdout
-    assert "run the same command again" in stdout
+    ctrl_c_after_first_result(grade_batch(submissions, results, dist, jobs=1), results)
     grace = time.monotonic() + 5
     while workers_mentioning(str(submissions)) and time.monotonic() < grace:
         time.sleep(0.1)

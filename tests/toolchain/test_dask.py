@@ -9,7 +9,6 @@ benchmark, not a test: ``python benchmarks/grade_batch_engines.py``.
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -146,7 +145,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(cluster, released_01, tmp_path)
     assert [stored[n]["results"]["score"] > 0 for n in sorted(stored)] == [True, False, False, True]
 
 
-def test_ctrl_c_on_dask_then_rerun_equals_one_uninterrupted_run(cluster, released_01, tmp_path):
+def test_ctrl_c_on_dask_then_rerun_equals_one_uninterrupted_run(cluster, released_01, tmp_path, ctrl_c_after_first_result):
     """Ctrl-C cancels the queued tasks at once and writes nothing half-done; tasks already running on
     a worker finish there and are dropped; the same command again grades exactly what is missing."""
     address, _ = cluster
@@ -155,15 +154,8 @@ def test_ctrl_c_on_dask_then_rerun_equals_one_uninterrupted_run(cluster, release
     command = [sys.executable, "-m", "coursetools", "grade-batch", "--module", "01", "--submissions",
                str(submissions), "--results", str(results), "--dist", dist_of(released_01), "--engine", "dask",
                "--scheduler", address]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not list(results.glob("*/results.json")):
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stdout + stderr
-    assert "Traceback" not in stdout + stderr and "run the same command again" in stdout
+    ctrl_c_after_first_result(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+                              results)
     index = json.loads((results / "index.json").read_text())["submissions"]
     graded = {name for name, entry in index.items() if entry["status"] == "graded"}
     assert graded and len(graded) < 6, index

@@ -113,7 +113,7 @@ def render(
 
 def stub_for(body: str, region: Region, module_label: str) -> str:
     """The skeleton's replacement for a region's code, at the region's indentation."""
-    indent = _indent_of(body)
+    indent = indent_of(body)
     code = textwrap.dedent(body)
     try:
         tree = ast.parse(code)
@@ -267,13 +267,13 @@ def _stub_definition(lines: list[str], node: ast.stmt, message: str, region: Reg
     body = node.body
     if body[0].lineno == node.lineno:
         raise MarkerError(f"{region.path}:{region.start_line}: put the body of '{node.name}' on its own line")
-    keep_until = body[0].end_lineno if _is_docstring(body[0]) else body[0].lineno - 1
+    keep_until = body[0].end_lineno if is_docstring(body[0]) else body[0].lineno - 1
     head = lines[first - 1 : keep_until]
-    body_indent = _indent_of("".join(lines[body[0].lineno - 1 : body[0].lineno]))
+    body_indent = indent_of("".join(lines[body[0].lineno - 1 : body[0].lineno]))
     if isinstance(node, ast.ClassDef):
         methods = [child for child in body if isinstance(child, _DEFS)]
         if not methods:
-            return head + [f"{body_indent}pass\n"] if not _is_docstring(body[0]) else head
+            return head + [f"{body_indent}pass\n"] if not is_docstring(body[0]) else head
         inner: list[str] = []
         for child in methods:
             inner.extend(_stub_definition(lines, child, message, region))
@@ -282,11 +282,13 @@ def _stub_definition(lines: list[str], node: ast.stmt, message: str, region: Reg
     return head + [stub]
 
 
-def _is_docstring(node: ast.stmt) -> bool:
+def is_docstring(node: ast.stmt) -> bool:
+    """A statement that is only a string literal (a docstring when it comes first)."""
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
 
 
-def _indent_of(text: str) -> str:
+def indent_of(text: str) -> str:
+    """The leading whitespace of the first non-blank line."""
     for line in text.splitlines():
         if line.strip():
             return line[: len(line) - len(line.lstrip())]

@@ -33,7 +33,7 @@ import ast
 import textwrap
 from dataclasses import dataclass
 
-from coursetools.author.markers import REGION_KINDS, Region, find_regions
+from coursetools.author.markers import REGION_KINDS, Region, find_regions, indent_of, is_docstring
 from coursetools.validate.mutants import unified_diff
 
 KINDS = REGION_KINDS
@@ -136,7 +136,7 @@ def apply_shortcut(text: str, region: Region) -> str:
     region stays as written, so the variant's diff shows the shortcut and nothing else.
     """
     body = region.body(text)
-    indent = _indent_of(body)
+    indent = indent_of(body)
     try:
         tree = ast.parse(textwrap.dedent(body))
     except SyntaxError as error:
@@ -189,7 +189,7 @@ def _slow_path(tree: ast.Module, region: Region) -> ast.Module:
     definitions = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
     if definitions:
         for node in definitions:
-            keep = node.body[:1] if _is_docstring(node.body[0]) else []
+            keep = node.body[:1] if is_docstring(node.body[0]) else []
             node.body = keep + [fast_return]
         return tree
     tree.body = [fast_return]
@@ -338,14 +338,3 @@ def _is_integer_dtype(node: ast.expr) -> bool:
     if isinstance(node, ast.Name):
         return node.id == "int"
     return isinstance(node, ast.Attribute) and node.attr in INTEGER_DTYPES
-
-
-def _is_docstring(node: ast.stmt) -> bool:
-    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
-
-
-def _indent_of(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line[: len(line) - len(line.lstrip())]
-    return ""
