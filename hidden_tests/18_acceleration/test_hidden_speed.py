@@ -9,7 +9,7 @@ import pytest
 from tinytorch.perf import acceleration
 
 
-def _fastest_call_ms(fn, *args, repeats=5, **kwargs):
+def _fastest_call_ms(fn, *args, repeats=7, **kwargs):
     fn(*args, **kwargs)
     times = []
     for _ in range(repeats):
@@ -19,14 +19,14 @@ def _fastest_call_ms(fn, *args, repeats=5, **kwargs):
     return 1e3 * min(times)
 
 
-def _time_ratio(ours, theirs, args, kwargs, repeats=5):
+def _time_ratio(ours, theirs, args, kwargs, repeats=7):
     """Median over three alternations of (student's fastest call) / (reference's fastest call)."""
     return float(np.median([_fastest_call_ms(ours, *args, repeats=repeats, **kwargs)
                             / _fastest_call_ms(theirs, *args, repeats=repeats, **kwargs) for _ in range(3)]))
 
 
 _RNG = np.random.default_rng(0)
-_SQUARE = _RNG.standard_normal((192, 192)).astype(np.float32)
+_SQUARE = _RNG.standard_normal((256, 256)).astype(np.float32)
 _IMAGES = _RNG.standard_normal((8, 16, 24, 24)).astype(np.float32)
 _FILTERS = _RNG.standard_normal((32, 16, 3, 3)).astype(np.float32)
 _WIDE = _RNG.standard_normal(500_000).astype(np.float32)
