@@ -37,25 +37,24 @@ def batchnorm_train_and_eval(rng):
     return seen, out.data, tensor.grad.data, norm.gamma.grad.data, norm.running_mean, norm.running_var
 
 
-def avgpool_values_and_gradient(rng):
+def _pool_values_and_gradient(rng, pool_class):
+    """A pool of random kernel and stride (overlapping windows included): values, dtype, gradient."""
     x = _images(rng)
     kernel = int(rng.integers(1, min(x.shape[2:]) + 1))
-    pool = AvgPool2d(kernel, stride=int(rng.integers(1, kernel + 1)))
+    pool = pool_class(kernel, stride=int(rng.integers(1, kernel + 1)))
     tensor = Tensor(x, requires_grad=True)
     out = pool(tensor)
     out.backward(rng.standard_normal(out.shape).astype(out.dtype))
     return out.data, out.dtype.str, tensor.grad.data
+
+
+def avgpool_values_and_gradient(rng):
+    return _pool_values_and_gradient(rng, AvgPool2d)
 
 
 def maxpool_values_and_gradient(rng):
     """MaxPool2d with random kernels and strides (overlapping windows included): values and gradient."""
-    x = _images(rng)
-    kernel = int(rng.integers(1, min(x.shape[2:]) + 1))
-    pool = MaxPool2d(kernel, stride=int(rng.integers(1, kernel + 1)))
-    tensor = Tensor(x, requires_grad=True)
-    out = pool(tensor)
-    out.backward(rng.standard_normal(out.shape).astype(out.dtype))
-    return out.data, out.dtype.str, tensor.grad.data
+    return _pool_values_and_gradient(rng, MaxPool2d)
 
 
 def col2im_sums(rng):
