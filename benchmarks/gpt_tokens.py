@@ -4,9 +4,10 @@ The model of milestones/05_2017_transformer/shakespeare_gpt.py (4 pre-norm block
 4 heads, context 64, vocabulary 65, batch 64), one AdamW step per batch on random tokens, for
 module 13's GPT as built, the same GPT after ``accelerate`` (module 18: fused attention), and
 PyTorch CPU when installed (optional). Variants alternate in one process (rotating order,
-medians); threads are chosen on purpose (benchmarks/threads.py); results go to benchmarks/results/.
+medians); threads, BLAS kernels and the allocator are chosen on purpose and printed (coursetools.threads,
+.blas_kernels, .allocator, as in cnn_step.py); results go to benchmarks/results/.
 
-    python benchmarks/gpt_tokens.py [--repeats 7] [--threads N]
+    python benchmarks/gpt_tokens.py [--repeats 7] [--threads N] [--return-memory]
 """
 
 from __future__ import annotations
@@ -14,14 +15,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
+from coursetools.blas_kernels import prefer_avx512_kernels
 
-from paired import RESULTS, format_load, rounds, with_blas_threads, write_result
-from coursetools.threads import add_thread_options, choose_threads, load_average, usable_cores
-from tinytorch.core.losses import CrossEntropyLoss
-from tinytorch.core.optimizers import AdamW
-from tinytorch.core.transformer import GPT
-from tinytorch.perf.acceleration import accelerate
+BLAS_KERNELS = prefer_avx512_kernels()  # before NumPy loads OpenBLAS
+
+import numpy as np  # noqa: E402
+
+from coursetools.allocator import keep_freed_memory  # noqa: E402
+from coursetools.threads import add_thread_options, choose_threads, load_average, usable_cores  # noqa: E402
+from paired import RESULTS, format_load, rounds, with_blas_threads, write_result  # noqa: E402
+from tinytorch.core.losses import CrossEntropyLoss  # noqa: E402
+from tinytorch.core.optimizers import AdamW  # noqa: E402
+from tinytorch.core.transformer import GPT  # noqa: E402
+from tinytorch.perf.acceleration import accelerate  # noqa: E402
 
 VOCAB, WIDTH, LAYERS, HEADS, CONTEXT, BATCH = 65, 128, 4, 4, 64, 64
 
@@ -88,10 +94,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
     parser.add_argument("--out", type=Path, default=RESULTS / "gpt_tokens.json", help="where the JSON result goes")
+    parser.add_argument("--return-memory", action="store_true",
+                        help="keep glibc's default of giving large freed blocks back to the kernel (page faults every step)")
     add_thread_options(parser, workers=False)
     args = parser.parse_args()
+    allocator = "allocator: glibc default (large freed blocks returned to the kernel)" if args.return_memory \
+        else keep_freed_memory()
     choice = choose_threads(args.threads, max_workers=1)
     print(choice.describe())
+    print(BLAS_KERNELS)
+    print(allocator)
     load_before = load_average()
     rng = np.random.default_rng(0)
     variants = {"tinytorch, modules 12-13": with_blas_threads(choice, choice.total, tinytorch_step(rng, False)),
@@ -122,7 +134,8 @@ def main() -> None:
         lines.append("  PyTorch not installed (pip install torch==2.13.0): no ratio")
     print("\n".join(lines))
     write_result(args.out, "gpt_tokens", choice, load_before, repeats=args.repeats, tokens_per_step=tokens,
-                 median_ms=medians, report=lines, torch=torch_version)
+                 median_ms=medians, report=lines, torch=torch_version,
+                 blas_kernels=BLAS_KERNELS, allocator=allocator)
 
 
 if __name__ == "__main__":

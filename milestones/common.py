@@ -24,10 +24,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+from coursetools.blas_kernels import prefer_avx512_kernels
 
-from coursetools.allocator import keep_freed_memory
-from coursetools.threads import add_thread_options, choose_threads
+BLAS_KERNELS = prefer_avx512_kernels()  # before NumPy loads OpenBLAS (every milestone script imports this first)
+
+import numpy as np  # noqa: E402
+
+from coursetools.allocator import keep_freed_memory  # noqa: E402
+from coursetools.threads import add_thread_options, choose_threads  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -63,6 +67,7 @@ def parse_args(description: str, extra=None) -> argparse.Namespace:
         sys.path.insert(0, str(Path(args.tinytorch).resolve()))
     args.threads_plan = choose_threads(args.threads, args.workers)
     print(args.threads_plan.describe())
+    print(BLAS_KERNELS)
     print("allocator: glibc default" if args.return_memory else keep_freed_memory())
     return args
 
@@ -173,6 +178,8 @@ def save_result(name: str, args: argparse.Namespace, result: dict, curves: dict[
         "python": platform.python_version(),
         "numpy": np.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+        "threads": args.threads_plan.as_dict(),
+        "blas_kernels": BLAS_KERNELS,
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         **result,
         "curves": curves or {},
@@ -306,7 +313,8 @@ def mnist_flat(data_dir, rng: np.random.Generator, quick_sizes: tuple[int, int] 
 
 def train_classifier(model, train_data, test_data, *, epochs: int, batch_size: int, max_lr: float,
                      weight_decay: float = 0.0, transform=None, seed: int = 0, label: str = "train") -> dict:
-    """OneCycle AdamW training with per-epoch test evaluation; returns the curves and final figures."""
+"""OneCycle AdamW training with per-epoch test evaluation; returns the curves, the wall time at the
+    end of each epoch (evaluation included) and the final figures."""
     from tinytorch.core.dataloader import DataLoader, TensorDataset
     from tinytorch.core.losses import CrossEntropyLoss
     from tinytorch.core.optimizers import AdamW
@@ -319,11 +327,13 @@ def train_classifier(model, train_data, test_data, *, epochs: int, batch_size: i
     schedule = OneCycleLR(max_lr, total_steps=epochs * len(train_loader), optimizer=optimizer)
     trainer = Trainer(model, optimizer, CrossEntropyLoss(), scheduler=schedule, step_scheduler_per="step")
     started = time.perf_counter()
+    epoch_end_s = []
     for epoch in range(1, epochs + 1):
         bar = Progress(len(train_loader), f"{label} epoch {epoch}/{epochs}")
         trainer.train_epoch(train_loader, progress=lambda loss: bar.update(f"loss {loss:.3f}"))
         bar.close()
         loss, accuracy = trainer.evaluate(test_loader)
+        epoch_end_s.append(round(time.perf_counter() - started, 1))
         print(f"{label} epoch {epoch}: train loss {trainer.history['train_loss'][-1]:.4f}, "
               f"test loss {loss:.4f}, test accuracy {accuracy:.2%}, {time.perf_counter() - started:.0f} s", flush=True)
     return {
@@ -331,5 +341,6 @@ def train_classifier(model, train_data, test_data, *, epochs: int, batch_size: i
         "test_loss": trainer.history["eval_loss"][-1],
         "epochs": epochs,
         "wall_time_s": round(time.perf_counter() - started, 1),
+        "epoch_end_s": epoch_end_s,
         "history": trainer.history,
     }

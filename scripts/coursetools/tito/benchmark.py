@@ -3,7 +3,8 @@
 It trains the event's baseline model (or calls ``--model FILE:FUNCTION`` for one of your own),
 measures it with ``tinytorch.bench.run_event`` and prints quality, latency, throughput and
 memory; ``--out`` writes the schema-checked submission JSON. BLAS threads are chosen from the
-free cores and printed (``coursetools.threads``; ``--threads N`` overrides). Exit code 1: the model did not
+free cores and printed (``coursetools.threads``; ``--threads N`` overrides), and so are the BLAS
+kernels (``coursetools.blas_kernels``: AVX-512 on AMD CPUs that have it). Exit code 1: the model did not
 reach the event's quality floor, so the submission is not valid. Before any training it checks
 that no module up to 19 still has stubs, and names the ones to implement if it does.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from coursetools.blas_kernels import prefer_avx512_kernels
 from coursetools.threads import choose_threads
 from coursetools.tito.errors import FAILED, OK, TitoError
 from coursetools.tito.module import stub_regions
@@ -50,12 +52,14 @@ def require_implemented(ws: Workspace) -> None:
 
 
 def run(ws: Workspace, out: Output, args) -> int:
+    kernels = prefer_avx512_kernels()  # before tinytorch loads NumPy
     bench = bench_module()
     require_implemented(ws)
     if args.event not in bench.EVENTS:
         raise TitoError(f"unknown event {args.event!r}; events are {', '.join(bench.EVENTS)}")
     threads = _thread_plan(args.threads)
     out.say(threads.describe())
+    out.say(kernels)
     try:
         with threads.limit():
             model, name = _model(bench, out, args)
@@ -67,7 +71,7 @@ def run(ws: Workspace, out: Output, args) -> int:
         bench.write_submission(submission, args.out)
         out.say(f"submission written to {args.out}")
     _show(out, submission)
-    out.data({"event": args.event, "submission": submission, "threads": threads.as_dict()})
+    out.data({"event": args.event, "submission": submission, "threads": threads.as_dict(), "blas_kernels": kernels})
     return OK if submission["valid"] else FAILED
 
 
