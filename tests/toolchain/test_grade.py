@@ -2,7 +2,6 @@
 
 import json
 import shutil
-import time
 import zipfile
 from pathlib import Path
 
@@ -70,11 +69,11 @@ def test_exception_at_import_time_gives_zero_with_its_message(released_01, tmp_p
 def test_infinite_loop_costs_only_the_tests_that_reach_it(released_01, tmp_path):
     loop = "    def __neg__(self) -> Tensor:\n        while True:\n            pass\n"
     sub = _submission(released_01, tmp_path, lambda s: s.replace("    def __neg__(self) -> Tensor:\n", loop + "\n    def _unused(self) -> Tensor:\n"))
-    started = time.monotonic()
     data = _grade(released_01, sub, tmp_path)
-    assert time.monotonic() - started < 120
     timed_out = [t for t in data["tests"] if "Timeout" in t["output"]]
     assert timed_out and all(t["score"] == 0 for t in timed_out)
+    stopped = [t["name"] for t in data["tests"] if "stopped after" in t["output"] or "grading time" in t["output"]]
+    assert not stopped, f"the loop cost whole groups, not just its tests: {stopped}"
     assert 0 < data["score"] < data["extra_data"]["max_score"]
 
 

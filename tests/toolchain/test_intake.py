@@ -3,7 +3,7 @@
 import os
 import stat
 import struct
-import time
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -39,10 +39,14 @@ def test_a_zip_bomb_is_refused_before_it_expands(tmp_path):
         zf.writestr("tinytorch/core/tensor.py", SOURCE)
         zeros_member(zf, "data/zeros.bin", 128 * 2**20)
     assert bomb.stat().st_size < 2 * 2**20
-    started = time.monotonic()
-    with pytest.raises(RefusedSubmission, match="expands .* times"):
-        place_submission(bomb, tmp_path / "out")
-    assert time.monotonic() - started < 5
+    tracemalloc.start()
+    try:
+        with pytest.raises(RefusedSubmission, match="expands .* times"):
+            place_submission(bomb, tmp_path / "out")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20, f"{peak / 2**20:.0f} MB held while refusing: the bomb was expanded"
     assert sum(p.stat().st_size for p in (tmp_path / "out").rglob("*") if p.is_file()) < 2**20
 
 

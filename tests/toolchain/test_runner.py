@@ -197,12 +197,13 @@ def test_exception_at_import_time_gives_zero_with_its_message(tmp_path):
 
 
 def test_infinite_loop_times_out_that_test_only(tmp_path):
-    root = write_bundle(tmp_path, groups=(ToyGroup("basics", BASICS, timeout=1),))
+    # 10 s: the passing test waits for the student's server to start, seconds on a loaded machine
+    root = write_bundle(tmp_path, groups=(ToyGroup("basics", BASICS, timeout=10),))
     submit(root, {OWNED: SOLUTION.replace("    return 3 * x", "    while True:\n        pass")})
     data = grade(root)
     double, triple = graded_tests(data)
     assert double["score"] == pytest.approx(5)
-    assert triple["score"] == 0 and "timed out after 1 s" in triple["output"]
+    assert triple["score"] == 0 and "timed out after 10 s" in triple["output"]
 
 
 UNINTERRUPTIBLE = '''
@@ -230,7 +231,7 @@ def test_group_killed_by_the_wall_clock_keeps_finished_tests_and_later_groups_ge
     submit(root, {OWNED: SOLUTION})
     started = time.monotonic()
     data = grade(root)
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < 45  # stopped at the budget, not after the test's 60 s sleep
     quick, stuck, after, *later = graded_tests(data)
     assert quick["score"] == pytest.approx(10 / 3, abs=1e-3)
     assert stuck["score"] == 0 and "stopped after" in stuck["output"] and "stopped after" in after["output"]
@@ -408,7 +409,7 @@ def triple(x):
 def test_a_kill_or_a_hang_costs_only_its_own_test(tmp_path):
     """The student's server dies in one test and hangs in another: each costs that test, with the
     reason, and the tests after it run in a fresh server (remote runtime)."""
-    root = write_bundle(tmp_path, groups=(ToyGroup("spreading", SPREADING, points=40, timeout=3),))
+    root = write_bundle(tmp_path, groups=(ToyGroup("spreading", SPREADING, points=40, timeout=10),))
     submit(root, {OWNED: KILLING})
     before, killed, hung, after = graded_tests(grade(root))
     assert before["score"] == pytest.approx(10) and after["score"] == pytest.approx(10), after["output"]
@@ -421,7 +422,7 @@ def test_a_kill_or_a_hang_costs_only_its_own_test(tmp_path):
 def test_the_same_crashing_submission_gets_the_same_score_five_times(tmp_path):
     scores = []
     for attempt in range(5):
-        root = write_bundle(tmp_path / str(attempt), groups=(ToyGroup("spreading", SPREADING, points=40, timeout=3),))
+        root = write_bundle(tmp_path / str(attempt), groups=(ToyGroup("spreading", SPREADING, points=40, timeout=10),))
         submit(root, {OWNED: KILLING})
         scores.append(grade(root)["score"])
     assert scores == [20.0] * 5

@@ -281,10 +281,10 @@ class MatmulBackward(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g = grad
+        if b.ndim == 1:  # first: for a dot product grad is 0-d, and only (1,) has an axis -2 to insert at
+            g = np.expand_dims(g, -1)
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
-        if b.ndim == 1:
-            g = np.expand_dims(g, -1)
         grad_a = np.matmul(g, np.swapaxes(b2, -1, -2))
         grad_b = np.matmul(np.swapaxes(a2, -1, -2), g)
         if a.ndim == 1:
