@@ -1,8 +1,10 @@
-"""Benchmark: float32 matmul speed with OpenBLAS's own kernel choice and with each kernel family asked for.
+"""Benchmark: float32 matmul speed with the BLAS kernels this environment forces and with OpenBLAS's own choice.
 
-Each family runs in a fresh process (OpenBLAS reads ``OPENBLAS_CORETYPE`` only when it loads), one
-BLAS thread, on the matmul shapes of a 1024-cube and of the milestone CNN's convolutions; best of 5
-calls after one warm-up. Shows whether ``coursetools.blas_kernels`` has something to gain here.
+Some machines set ``OPENBLAS_CORETYPE`` (and ``OPENBLAS_L2_SIZE``) for old OpenBLAS builds; a current
+NumPy then runs narrower kernels than the CPU has (``coursetools.threads.kernel_note`` says so in
+every benchmark's header). Each setting runs in a fresh process (OpenBLAS reads them only when it
+loads), one BLAS thread, on a 1024-cube and on the GEMM shapes of the milestone CNN's convolutions;
+best of 5 calls after one warm-up.
 
     python benchmarks/blas_kernels.py [--families Haswell SkylakeX]
 """
@@ -39,8 +41,11 @@ def _time(fn):
 """
 
 
-def measure(family: str | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+def measure(family: str | None, inherit: bool = False) -> dict:
+    """GFLOP/s per shape in a fresh process: this environment as it is (``inherit``), else with the
+    two OpenBLAS settings unset and ``family`` (if given) asked for."""
+    env = dict(os.environ) if inherit else {k: v for k, v in os.environ.items()
+                                             if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     if family:
         env["OPENBLAS_CORETYPE"] = family
     code = PRELUDE + f"SHAPES = {SHAPES!r}\n" + MEASURE
@@ -50,13 +55,16 @@ def measure(family: str | None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--families", nargs="+", default=["SkylakeX"], help="OPENBLAS_CORETYPE values to try")
+    parser.add_argument("--families", nargs="*", default=[], help="OPENBLAS_CORETYPE values to try as well")
     args = parser.parse_args()
-    rows = [("OpenBLAS's own choice", measure(None))] + [(f"OPENBLAS_CORETYPE={f}", measure(f)) for f in args.families]
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    rows = [(f"as set here ({'OPENBLAS_CORETYPE=' + forced if forced else 'nothing forced'})", measure(None, inherit=True)),
+            ("OpenBLAS's own choice", measure(None))]
+    rows += [(f"OPENBLAS_CORETYPE={family}", measure(family)) for family in args.families]
     print(f"float32 matmul, 1 BLAS thread, GFLOP/s (best of 5; load average {os.getloadavg()[0]:.1f})")
-    print(f"  {'asked':28s} {'kernels':10s} " + " ".join(f"{'x'.join(map(str, s)):>15s}" for s in SHAPES))
+    print(f"  {'setting':40s} {'kernels':10s} " + " ".join(f"{'x'.join(map(str, s)):>15s}" for s in SHAPES))
     for label, result in rows:
-        print(f"  {label:28s} {result['kernels']:10s} " + " ".join(f"{r:15.1f}" for r in result["gflops"]))
+        print(f"  {label:40s} {result['kernels']:10s} " + " ".join(f"{r:15.1f}" for r in result["gflops"]))
 
 
 if __name__ == "__main__":

@@ -10,9 +10,8 @@ BatchNorm + ReLU after each conv), batch 128, float32, one forward + backward + 
 
 All variants run in one process, one step each per round in rotating order, and report medians,
 so machine load hits them alike; the ratios are the figures to compare across machines. Threads
-are chosen on purpose (coursetools.threads) and printed; so are the BLAS kernels
-(coursetools.blas_kernels: AVX-512 on AMD CPUs that have it, which OpenBLAS would leave unused) and
-the allocator setting
+are chosen on purpose (coursetools.threads) and printed; so are the BLAS kernels (and whether
+OPENBLAS_CORETYPE forced them) and the allocator setting
 (coursetools.allocator: freed memory is kept, so a step does not page-fault its large arrays back
 in every time; ``--return-memory`` keeps glibc's default). Results go to benchmarks/results/.
 
@@ -25,22 +24,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from coursetools.blas_kernels import prefer_avx512_kernels
+import numpy as np
 
-BLAS_KERNELS = prefer_avx512_kernels()  # before NumPy loads OpenBLAS
-
-import numpy as np  # noqa: E402
-
-from coursetools.allocator import keep_freed_memory  # noqa: E402
-from paired import RESULTS, format_load, rounds, with_blas_threads, write_result  # noqa: E402
-from coursetools.threads import add_thread_options, choose_threads, load_average, usable_cores  # noqa: E402
-from tinytorch.core.activations import ReLU  # noqa: E402
-from tinytorch.core.layers import Linear, Sequential  # noqa: E402
-from tinytorch.core.losses import CrossEntropyLoss  # noqa: E402
-from tinytorch.core.optimizers import SGD  # noqa: E402
-from tinytorch.core.spatial import BatchNorm2d, Conv2d, Flatten, MaxPool2d  # noqa: E402
-from tinytorch.core.tensor import Tensor  # noqa: E402
-from tinytorch.perf.acceleration import accelerate  # noqa: E402
+from coursetools.allocator import keep_freed_memory
+from paired import RESULTS, format_load, rounds, with_blas_threads, write_result
+from coursetools.threads import add_thread_options, choose_threads, kernel_note, load_average, usable_cores
+from tinytorch.core.activations import ReLU
+from tinytorch.core.layers import Linear, Sequential
+from tinytorch.core.losses import CrossEntropyLoss
+from tinytorch.core.optimizers import SGD
+from tinytorch.core.spatial import BatchNorm2d, Conv2d, Flatten, MaxPool2d
+from tinytorch.core.tensor import Tensor
+from tinytorch.perf.acceleration import accelerate
 
 CHANNELS = [(3, 32), (32, 32), "pool", (32, 64), (64, 64), "pool", (64, 128), "pool"]
 
@@ -160,7 +155,7 @@ def main() -> None:
         else keep_freed_memory()
     choice = choose_threads(args.threads, args.workers)
     print(choice.describe())
-    print(BLAS_KERNELS)
+    print(kernel_note())
     print(allocator)
     if args.profile:
         profile_accelerated(args, choice)
@@ -173,7 +168,7 @@ def main() -> None:
     lines = report(medians, torch_version)
     print("\n".join(lines))
     write_result(args.out, "cnn_step", choice, load_before, batch=args.batch, repeats=args.repeats,
-                 chunk=args.chunk, allocator=allocator, blas_kernels=BLAS_KERNELS, median_ms=medians, report=lines, torch=torch_version)
+                 chunk=args.chunk, allocator=allocator, blas_kernels=kernel_note(), median_ms=medians, report=lines, torch=torch_version)
 
 
 if __name__ == "__main__":

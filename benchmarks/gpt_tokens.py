@@ -4,8 +4,8 @@ The model of milestones/05_2017_transformer/shakespeare_gpt.py (4 pre-norm block
 4 heads, context 64, vocabulary 65, batch 64), one AdamW step per batch on random tokens, for
 module 13's GPT as built, the same GPT after ``accelerate`` (module 18: fused attention), and
 PyTorch CPU when installed (optional). Variants alternate in one process (rotating order,
-medians); threads, BLAS kernels and the allocator are chosen on purpose and printed (coursetools.threads,
-.blas_kernels, .allocator, as in cnn_step.py); results go to benchmarks/results/.
+medians); threads, BLAS kernels and the allocator are chosen on purpose and printed (coursetools.threads
+and .allocator, as in cnn_step.py); results go to benchmarks/results/.
 
     python benchmarks/gpt_tokens.py [--repeats 7] [--threads N] [--return-memory]
 """
@@ -15,19 +15,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from coursetools.blas_kernels import prefer_avx512_kernels
+import numpy as np
 
-BLAS_KERNELS = prefer_avx512_kernels()  # before NumPy loads OpenBLAS
-
-import numpy as np  # noqa: E402
-
-from coursetools.allocator import keep_freed_memory  # noqa: E402
-from coursetools.threads import add_thread_options, choose_threads, load_average, usable_cores  # noqa: E402
-from paired import RESULTS, format_load, rounds, with_blas_threads, write_result  # noqa: E402
-from tinytorch.core.losses import CrossEntropyLoss  # noqa: E402
-from tinytorch.core.optimizers import AdamW  # noqa: E402
-from tinytorch.core.transformer import GPT  # noqa: E402
-from tinytorch.perf.acceleration import accelerate  # noqa: E402
+from coursetools.allocator import keep_freed_memory
+from coursetools.threads import add_thread_options, choose_threads, kernel_note, load_average, usable_cores
+from paired import RESULTS, format_load, rounds, with_blas_threads, write_result
+from tinytorch.core.losses import CrossEntropyLoss
+from tinytorch.core.optimizers import AdamW
+from tinytorch.core.transformer import GPT
+from tinytorch.perf.acceleration import accelerate
 
 VOCAB, WIDTH, LAYERS, HEADS, CONTEXT, BATCH = 65, 128, 4, 4, 64, 64
 
@@ -102,7 +98,7 @@ def main() -> None:
         else keep_freed_memory()
     choice = choose_threads(args.threads, max_workers=1)
     print(choice.describe())
-    print(BLAS_KERNELS)
+    print(kernel_note())
     print(allocator)
     load_before = load_average()
     rng = np.random.default_rng(0)
@@ -135,7 +131,7 @@ def main() -> None:
     print("\n".join(lines))
     write_result(args.out, "gpt_tokens", choice, load_before, repeats=args.repeats, tokens_per_step=tokens,
                  median_ms=medians, report=lines, torch=torch_version,
-                 blas_kernels=BLAS_KERNELS, allocator=allocator)
+                 blas_kernels=kernel_note(), allocator=allocator)
 
 
 if __name__ == "__main__":

@@ -24,14 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-from coursetools.blas_kernels import prefer_avx512_kernels
+import numpy as np
 
-BLAS_KERNELS = prefer_avx512_kernels()  # before NumPy loads OpenBLAS (every milestone script imports this first)
-
-import numpy as np  # noqa: E402
-
-from coursetools.allocator import keep_freed_memory  # noqa: E402
-from coursetools.threads import add_thread_options, choose_threads  # noqa: E402
+from coursetools.allocator import keep_freed_memory
+from coursetools.threads import add_thread_options, choose_threads, kernel_note
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -67,7 +63,7 @@ def parse_args(description: str, extra=None) -> argparse.Namespace:
         sys.path.insert(0, str(Path(args.tinytorch).resolve()))
     args.threads_plan = choose_threads(args.threads, args.workers)
     print(args.threads_plan.describe())
-    print(BLAS_KERNELS)
+    print(kernel_note())
     print("allocator: glibc default" if args.return_memory else keep_freed_memory())
     return args
 
@@ -179,7 +175,7 @@ def save_result(name: str, args: argparse.Namespace, result: dict, curves: dict[
         "numpy": np.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
         "threads": args.threads_plan.as_dict(),
-        "blas_kernels": BLAS_KERNELS,
+        "blas_kernels": kernel_note(),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         **result,
         "curves": curves or {},
@@ -313,7 +309,7 @@ def mnist_flat(data_dir, rng: np.random.Generator, quick_sizes: tuple[int, int] 
 
 def train_classifier(model, train_data, test_data, *, epochs: int, batch_size: int, max_lr: float,
                      weight_decay: float = 0.0, transform=None, seed: int = 0, label: str = "train") -> dict:
-"""OneCycle AdamW training with per-epoch test evaluation; returns the curves, the wall time at the
+    """OneCycle AdamW training with per-epoch test evaluation; returns the curves, the wall time at the
     end of each epoch (evaluation included) and the final figures."""
     from tinytorch.core.dataloader import DataLoader, TensorDataset
     from tinytorch.core.losses import CrossEntropyLoss

@@ -121,6 +121,24 @@ def _threadpoolctl():
     return threadpoolctl
 
 
+def kernel_note(environ=os.environ, pools: list[dict] | None = None) -> str:
+    """Which kernels the loaded BLAS runs, and whether the environment forced them.
+
+    OpenBLAS picks its kernels for the CPU when it loads, unless ``OPENBLAS_CORETYPE`` names a
+    family. Some machines set it (with ``OPENBLAS_L2_SIZE``) for old OpenBLAS builds that crashed
+    on their CPU; a current NumPy then runs narrower kernels than the CPU has: on this project's
+    AVX-512 machines, Haswell (AVX2) instead of SkylakeX, half the matmul speed
+    (``python benchmarks/blas_kernels.py`` measures both). The note says so; nothing is changed.
+    """
+    pools = blas_description() if pools is None else pools
+    kernels = ", ".join(sorted({pool["architecture"] for pool in pools if pool.get("architecture")})) or "unknown"
+    forced = environ.get("OPENBLAS_CORETYPE")
+    if forced:
+        return (f"BLAS kernels: {kernels}, forced by OPENBLAS_CORETYPE={forced} in the environment "
+                f"(unset it and OPENBLAS_L2_SIZE to let OpenBLAS choose for this CPU)")
+    return f"BLAS kernels: {kernels} (OpenBLAS's choice for this CPU)"
+
+
 def blas_description() -> list[dict]:
     """The BLAS/OpenMP libraries loaded in this process, as threadpoolctl reports them."""
     threadpool_info = _threadpoolctl().threadpool_info

@@ -4,7 +4,7 @@ It trains the event's baseline model (or calls ``--model FILE:FUNCTION`` for one
 measures it with ``tinytorch.bench.run_event`` and prints quality, latency, throughput and
 memory; ``--out`` writes the schema-checked submission JSON. BLAS threads are chosen from the
 free cores and printed (``coursetools.threads``; ``--threads N`` overrides), and so are the BLAS
-kernels (``coursetools.blas_kernels``: AVX-512 on AMD CPUs that have it). Exit code 1: the model did not
+kernels. Exit code 1: the model did not
 reach the event's quality floor, so the submission is not valid. Before any training it checks
 that no module up to 19 still has stubs, and names the ones to implement if it does.
 """
@@ -14,8 +14,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from coursetools.blas_kernels import prefer_avx512_kernels
-from coursetools.threads import choose_threads
+from coursetools.threads import choose_threads, kernel_note
 from coursetools.tito.errors import FAILED, OK, TitoError
 from coursetools.tito.module import stub_regions
 from coursetools.tito.output import Output
@@ -52,14 +51,13 @@ def require_implemented(ws: Workspace) -> None:
 
 
 def run(ws: Workspace, out: Output, args) -> int:
-    kernels = prefer_avx512_kernels()  # before tinytorch loads NumPy
     bench = bench_module()
     require_implemented(ws)
     if args.event not in bench.EVENTS:
         raise TitoError(f"unknown event {args.event!r}; events are {', '.join(bench.EVENTS)}")
     threads = _thread_plan(args.threads)
     out.say(threads.describe())
-    out.say(kernels)
+    out.say(kernel_note())
     try:
         with threads.limit():
             model, name = _model(bench, out, args)
@@ -71,7 +69,7 @@ def run(ws: Workspace, out: Output, args) -> int:
         bench.write_submission(submission, args.out)
         out.say(f"submission written to {args.out}")
     _show(out, submission)
-    out.data({"event": args.event, "submission": submission, "threads": threads.as_dict(), "blas_kernels": kernels})
+    out.data({"event": args.event, "submission": submission, "threads": threads.as_dict(), "blas_kernels": kernel_note()})
     return OK if submission["valid"] else FAILED
 
 
