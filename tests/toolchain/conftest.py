@@ -25,12 +25,23 @@ def released_01(course, tmp_path_factory):
     return release_module(course, course.module("01"), dist)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def ctrl_c_after_first_result():
-    """A function that sends SIGINT to a grade-batch process once it has stored its first result,
-    then checks the stop: exit 130, a line saying how to resume, no traceback."""
+    """A function that starts a grade-batch command, sends it SIGINT once it has stored its first
+    result, then checks the stop: exit 130, a line saying how to resume, no traceback.
 
-    def interrupt(process: subprocess.Popen, results: Path) -> None:
+    The command starts with SIGINT at its default action: a shell starts background jobs (``make
+    test &``, nohup, some CI runners) with SIGINT ignored, the children inherit that, and Python
+    then never raises KeyboardInterrupt, so the batch would rightly run to the end.
+    """
+
+    def interrupt(command: list[str], results: Path, cwd: Path | None = None) -> None:
+        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=_default_sigint)
         deadline = time.monotonic() + 300
         while not list(results.glob("*/results.json")):
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()

@@ -35,10 +35,14 @@ def submissions(released_01, tmp_path_factory):
     return folder
 
 
+def batch_command(submissions: Path, results: Path, dist: Path, jobs: int) -> list[str]:
+    return [sys.executable, "-m", "coursetools", "grade-batch", "--module", "01", "--submissions", str(submissions),
+            "--results", str(results), "--jobs", str(jobs), "--dist", str(dist)]
+
+
 def grade_batch(submissions: Path, results: Path, dist: Path, jobs: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "coursetools", "grade-batch", "--module", "01", "--submissions", str(submissions),
-               "--results", str(results), "--jobs", str(jobs), "--dist", str(dist)]
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(batch_command(submissions, results, dist, jobs), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def outcome_of(results: Path) -> dict:
@@ -64,7 +68,7 @@ def workers_mentioning(text: str) -> list[int]:
 def test_interrupt_then_rerun_equals_one_uninterrupted_run(submissions, released_01, tmp_path, ctrl_c_after_first_result):
     dist = released_01["gradescope"].parents[2]
     results = tmp_path / "results"
-    ctrl_c_after_first_result(grade_batch(submissions, results, dist, jobs=1), results)
+    ctrl_c_after_first_result(batch_command(submissions, results, dist, jobs=1), results, cwd=ROOT)
     grace = time.monotonic() + 5
     while workers_mentioning(str(submissions)) and time.monotonic() < grace:
         time.sleep(0.1)

@@ -154,8 +154,7 @@ def test_ctrl_c_on_dask_then_rerun_equals_one_uninterrupted_run(cluster, release
     command = [sys.executable, "-m", "coursetools", "grade-batch", "--module", "01", "--submissions",
                str(submissions), "--results", str(results), "--dist", dist_of(released_01), "--engine", "dask",
                "--scheduler", address]
-    ctrl_c_after_first_result(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
-                              results)
+    ctrl_c_after_first_result(command, results)
     index = json.loads((results / "index.json").read_text())["submissions"]
     graded = {name for name, entry in index.items() if entry["status"] == "graded"}
     assert graded and len(graded) < 6, index
