@@ -30,7 +30,7 @@ from coursetools.manifest import Course, Module, load_course
 from coursetools.validate.equivalents import PROOF_TRIALS, Mark, load_mark_entries, prove_mark
 from coursetools.validate.mistakes import MIN_MISTAKES, Mistake, apply_mistake, load_catalogue
 from coursetools.validate.mutants import Mutant, mutants_of_file
-from coursetools.validate.shortcuts import Shortcut, shortcuts_of_file
+from coursetools.validate.shortcuts import shortcuts_of_file
 from coursetools.validate.validation_report import print_summary, reports_dir, write_reports
 from coursetools.validate.variant_grading import GradingBench, VariantGrade, grade_variants
 
@@ -50,7 +50,7 @@ class MistakeResult:
 class MutantResult:
     """A graded token mutant or shortcut variant."""
 
-    mutant: Mutant | Shortcut
+    mutant: Mutant
     caught: bool
     first_failed: str = ""
     equivalent_reason: str = ""
@@ -205,14 +205,14 @@ def module_mutants(bench: GradingBench) -> list[Mutant]:
     return found
 
 
-def module_shortcuts(bench: GradingBench) -> list[Shortcut]:
+def module_shortcuts(bench: GradingBench) -> list[Mutant]:
     found = []
     for relative, text in bench.reference_texts().items():
         found += shortcuts_of_file(text, relative)
     return found
 
 
-def grade_shortcuts(bench: GradingBench, shortcuts: list[Shortcut], *, workers: int) -> list[MutantResult]:
+def grade_shortcuts(bench: GradingBench, shortcuts: list[Mutant], *, workers: int) -> list[MutantResult]:
     """Grade each shortcut variant until its first failing group: each must lose points."""
     originals = bench.reference_texts()
 

@@ -69,10 +69,12 @@ kept: either variant tests the same thing (is this constant checked?) and they a
 
 @dataclass(frozen=True)
 class Mutant:
-    """One small change to one line of a solution region."""
+    """One change to a solution region: a token mutant of one line, or a whole-region shortcut
+    variant (validate.shortcuts, operator ``shortcut:<kind>``)."""
 
     id: str
-    """Stable id: ``<file>::<region>::<operator>::<line text>`` plus ``#k`` for the k-th alike."""
+    """Stable id: ``<file>::<region>::<operator>::<line text>`` plus ``#k`` for the k-th alike
+    (shortcut variants: ``<file>::<region>::shortcut:<kind>``)."""
     path: str
     """The owned file, relative to reference/."""
     region: str

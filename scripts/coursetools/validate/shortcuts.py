@@ -31,10 +31,9 @@ from __future__ import annotations
 
 import ast
 import textwrap
-from dataclasses import dataclass
 
 from coursetools.author.markers import REGION_KINDS, Region, find_regions, indent_of, is_docstring
-from coursetools.validate.mutants import unified_diff
+from coursetools.validate.mutants import Mutant, unified_diff
 
 KINDS = REGION_KINDS
 """The roles a region may declare with ``kind=...``."""
@@ -100,32 +99,18 @@ class ShortcutError(ValueError):
     """A region's declared kind cannot be applied; the message names the region and the fix."""
 
 
-@dataclass(frozen=True)
-class Shortcut:
-    """One shortcut variant of one region (same shape as a token mutant, so reports treat both alike)."""
-
-    id: str
-    """``<file>::<region>::shortcut:<kind>``: stable while the region keeps its name and kind."""
-    path: str
-    region: str
-    operator: str
-    """``shortcut:<kind>``."""
-    line: int
-    """The region's marker line."""
-    mutated_text: str
-    diff: str
-
-
-def shortcuts_of_file(text: str, path: str) -> list[Shortcut]:
-    """One variant per region that declares a kind, in file order."""
+def shortcuts_of_file(text: str, path: str) -> list[Mutant]:
+    """One variant per region that declares a kind, in file order, as a Mutant (so reports treat
+    both families alike): id ``<file>::<region>::shortcut:<kind>``, stable while the region keeps
+    its name and kind; ``line`` is the region's marker line."""
     found = []
     for region in find_regions(text, path):
         if not region.kind:
             continue
         variant = apply_shortcut(text, region)
         operator = f"shortcut:{region.kind}"
-        found.append(Shortcut(f"{path}::{region.name}::{operator}", path, region.name, operator,
-                              region.start_line, variant, unified_diff(text, variant, path)))
+        found.append(Mutant(f"{path}::{region.name}::{operator}", path, region.name, operator,
+                            region.start_line, variant, unified_diff(text, variant, path)))
     return found
 
 
