@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coursetools.allocator import keep_freed_memory
+from coursetools.allocator import add_memory_option, choose_allocator
 from paired import RESULTS, format_load, rounds, with_blas_threads, write_result
 from coursetools.threads import add_thread_options, choose_threads, kernel_note, load_average, usable_cores
 from tinytorch.core.activations import ReLU
@@ -147,12 +147,10 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
     parser.add_argument("--out", type=Path, default=RESULTS / "cnn_step.json", help="where the JSON result goes")
     parser.add_argument("--profile", action="store_true", help="only profile two accelerated steps (cProfile)")
-    parser.add_argument("--return-memory", action="store_true",
-                        help="keep glibc's default of giving large freed blocks back to the kernel (page faults every step)")
+    add_memory_option(parser)
     add_thread_options(parser)
     args = parser.parse_args()
-    allocator = "allocator: glibc default (large freed blocks returned to the kernel)" if args.return_memory \
-        else keep_freed_memory()
+    allocator = choose_allocator(args.return_memory)
     choice = choose_threads(args.threads, args.workers)
     print(choice.describe())
     print(kernel_note())

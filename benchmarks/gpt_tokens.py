@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coursetools.allocator import keep_freed_memory
+from coursetools.allocator import add_memory_option, choose_allocator
 from coursetools.threads import add_thread_options, choose_threads, kernel_note, load_average, usable_cores
 from paired import RESULTS, format_load, rounds, with_blas_threads, write_result
 from tinytorch.core.losses import CrossEntropyLoss
@@ -90,12 +90,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
     parser.add_argument("--out", type=Path, default=RESULTS / "gpt_tokens.json", help="where the JSON result goes")
-    parser.add_argument("--return-memory", action="store_true",
-                        help="keep glibc's default of giving large freed blocks back to the kernel (page faults every step)")
+    add_memory_option(parser)
     add_thread_options(parser, workers=False)
     args = parser.parse_args()
-    allocator = "allocator: glibc default (large freed blocks returned to the kernel)" if args.return_memory \
-        else keep_freed_memory()
+    allocator = choose_allocator(args.return_memory)
     choice = choose_threads(args.threads, max_workers=1)
     print(choice.describe())
     print(kernel_note())

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coursetools.allocator import keep_freed_memory
+from coursetools.allocator import add_memory_option, choose_allocator
 from coursetools.threads import add_thread_options, choose_threads, kernel_note
 
 HERE = Path(__file__).resolve().parent
@@ -54,8 +54,7 @@ def parse_args(description: str, extra=None) -> argparse.Namespace:
     parser.add_argument("--plain", action="store_true",
                         help="train on the layers as built (module 09's path) instead of accelerate(model) (module 18)")
     add_thread_options(parser)
-    parser.add_argument("--return-memory", action="store_true",
-                        help="keep glibc's default of returning large freed blocks to the kernel (slower steps)")
+    add_memory_option(parser)
     if extra:
         extra(parser)
     args = parser.parse_args()
@@ -64,7 +63,7 @@ def parse_args(description: str, extra=None) -> argparse.Namespace:
     args.threads_plan = choose_threads(args.threads, args.workers)
     print(args.threads_plan.describe())
     print(kernel_note())
-    print("allocator: glibc default" if args.return_memory else keep_freed_memory())
+    print(choose_allocator(args.return_memory))
     return args
 
 

@@ -26,6 +26,19 @@ M_MMAP_MAX = -4
 NEVER_TRIM = 2**31 - 1  # mallopt takes an int: about 2 GB of free heap kept before trimming
 
 
+def add_memory_option(parser) -> None:
+    """``--return-memory`` on a command line: opt out of :func:`keep_freed_memory`."""
+    parser.add_argument("--return-memory", action="store_true",
+                        help="keep glibc's default of giving large freed blocks back to the kernel (page faults every step)")
+
+
+def choose_allocator(return_memory: bool) -> str:
+    """:func:`keep_freed_memory` unless ``return_memory``; what was done, to print."""
+    if return_memory:
+        return "allocator: glibc default (large freed blocks returned to the kernel)"
+    return keep_freed_memory()
+
+
 def keep_freed_memory() -> str:
     """Ask glibc to serve large blocks from the heap and keep freed ones; return what was done."""
     name = ctypes.util.find_library("c")
