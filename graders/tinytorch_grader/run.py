@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -168,6 +167,8 @@ def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[st
     limit = min(group["timeout"] * max(n_tests, 1) + workspace.limits.startup_seconds, workspace.seconds_left())
     run_dir = Path(tempfile.mkdtemp(prefix="tinytorch-run-"))
     remote = workspace.runtime == "remote"
+    known_children = sandbox._children()
+    uid = workspace.uid
     try:
         tree = prepare_run_dir(run_dir, group, workspace, remote=remote)
         uid, python, site = _sandbox_python(workspace.uid)
@@ -185,7 +186,6 @@ def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[st
             env.update(_remote_environment(group, run_dir, workspace, python, site, uid, limit))
             record = sandbox.run(command, cwd=tree, env=env, wall_seconds=limit, limits=workspace.limits, uid=None,
                                  confine=False)  # trusted: it confines the student's servers itself
-            end_servers([uid, sandbox.choose_uid(REFERENCE_UID_OFFSET) if uid is not None else None])
         else:
             record = sandbox.run(command, cwd=tree, env=env, wall_seconds=limit, limits=workspace.limits, uid=uid)
         if uid is None and workspace.uid is not None:
@@ -203,8 +203,9 @@ def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[st
             "isolation": isolation,
         }
         return report
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+    finally:  # whatever the test process did or failed to do, no process of the servers' uids survives
+        sandbox.clear_away(run_dir, [uid, sandbox.choose_uid(REFERENCE_UID_OFFSET) if uid is not None else None],
+                           known_children)
 
 
 def _remote_environment(group: dict, run_dir: Path, workspace: Workspace, python: str, site: list[str],
@@ -225,22 +226,6 @@ def _remote_environment(group: dict, run_dir: Path, workspace: Workspace, python
         if reference_uid is not None:
             _own_tree(run_dir / "reference", reference_uid)
     return env
-
-
-def end_servers(uids: list[int | None]) -> None:
-    """Whatever the test process did or failed to do, no process of the servers' uids survives the
-    group, and nothing they left in the shared temp folders or SysV IPC either."""
-    for uid in uids:
-        if uid is None:
-            continue
-        for _ in range(sandbox.KILL_ROUNDS):
-            if not sandbox._uid_processes(uid):
-                break
-            sandbox.thaw(uid)
-            sandbox._kill_uid(uid, signal.SIGKILL)
-            time.sleep(0.01)
-        sandbox.remove_files_of(uid)
-        sandbox.remove_ipc_of(uid)
 
 
 REFERENCE_UID_OFFSET = 1

@@ -13,7 +13,8 @@ What a sandboxed process gets (each a defence against a hostile submission, see 
   no new privileges; ``run`` also stops it at a wall-clock limit and when it prints too much;
 - **a clean exit**: ``kill_everything`` kills every process of the sandbox uid (or every orphan the
   parent inherited as a child subreaper) and deletes what the uid left in the shared temp folders
-  and SysV IPC (when the namespaces were not available).
+  and SysV IPC (when the namespaces were not available); ``clear_away`` then removes the run's
+  folder once nothing is left that could still write into it.
 
 ``Isolation`` records which defences were in force and why one was missing (results.json shows it).
 ``spawn`` starts a long-running sandboxed process; ``run`` runs one to completion with a report pipe;
@@ -405,6 +406,32 @@ def kill_everything(process: subprocess.Popen, uid: int | None, known_children: 
     if uid is not None:
         remove_files_of(uid)
         remove_ipc_of(uid)
+
+
+def clear_away(folder: Path, uids: list[int | None], known_children: set[int]) -> None:
+    """Remove ``folder`` (a run's folder) once no process of ``uids`` and no orphan born since
+    ``known_children`` is left to write into it; kill those, round after round, until both hold.
+
+    One pass is not enough under load: a server the test process was starting when it ended is
+    still root between fork and setuid (no uid to find it by), is re-parented to us later, and then
+    writes into its TMPDIR while the folder is being deleted.
+    """
+    uids = [uid for uid in uids if uid is not None]
+    for _ in range(KILL_ROUNDS):
+        orphans = _children() - known_children
+        for pid in orphans:
+            _signal(pid)
+        for uid in uids:
+            thaw(uid)
+            _kill_uid(uid, signal.SIGKILL)
+        _reap(orphans)
+        for uid in uids:
+            remove_files_of(uid)
+            remove_ipc_of(uid)
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists() and not any(_uid_processes(uid) for uid in uids) and not _children() - known_children:
+            return
+        time.sleep(0.01)
 
 
 def _signal_group(pgid: int) -> None:

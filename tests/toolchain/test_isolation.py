@@ -191,6 +191,26 @@ def test_leftovers_in_shared_folders_go_at_any_depth_but_given_folders_stay(tmp_
             shared.rmdir()
 
 
+WRITER = "import os, sys, time\nwhile True:\n    os.makedirs(os.path.join(sys.argv[1], 'tmp', str(time.monotonic_ns())), exist_ok=True)\n"
+
+
+def test_a_run_folder_goes_even_while_an_unlisted_child_still_writes_into_it(tmp_path):
+    """The race behind a leftover run folder under load: a server that the test process was still
+    starting (root until its setuid, so no uid finds it) writes into the folder while it is deleted."""
+    folder = tmp_path / "run"
+    (folder / "tmp").mkdir(parents=True)
+    known = sandbox._children()
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(folder)])
+    deadline = time.monotonic() + 20
+    while len(os.listdir(folder / "tmp")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(os.listdir(folder / "tmp")) >= 3, "the writer never started"
+    sandbox.clear_away(folder, [sandbox.choose_uid(3)], known)
+    assert not folder.exists()
+    assert writer.poll() is not None, "the writer outlived clear_away"
+    assert sandbox._children() - known == set()
+
+
 NOT_ROOT_PROBE = textwrap.dedent("""
     import json, os, socket, sys
     from pathlib import Path
