@@ -169,6 +169,7 @@ def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[st
     remote = workspace.runtime == "remote"
     known_children = sandbox._children()
     uid = workspace.uid
+    viewed = False  # whether every sandboxed process had its own filesystem view (then no shared-folder walk)
     try:
         tree = prepare_run_dir(run_dir, group, workspace, remote=remote)
         uid, python, site = _sandbox_python(workspace.uid)
@@ -194,6 +195,7 @@ def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[st
         isolation = record.isolation.to_dict()
         if remote:
             isolation = report.get("_grader", {}).pop("remote_isolation", None) or isolation
+        viewed = isolation.get("filesystem_isolated") is True
         report["_grader"] = {
             **report.get("_grader", {}),
             "returncode": record.returncode,
@@ -205,7 +207,7 @@ def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[st
         return report
     finally:  # whatever the test process did or failed to do, no process of the servers' uids survives
         sandbox.clear_away(run_dir, [uid, sandbox.choose_uid(REFERENCE_UID_OFFSET) if uid is not None else None],
-                           known_children)
+                           known_children, shared_folders=not viewed)
 
 
 def _remote_environment(group: dict, run_dir: Path, workspace: Workspace, python: str, site: list[str],

@@ -259,7 +259,7 @@ def run(command: list[str], *, cwd: Path, env: dict, wall_seconds: float, limits
     output = CappedReader(process.stdout, limits.max_output_bytes)
     channel = CappedReader(os.fdopen(read_end, "rb"), CHANNEL_CAP)
     killed = _wait(process, wall_seconds, output, channel)
-    kill_everything(process, uid, known_children)
+    kill_everything(process, uid, known_children, shared_folders=not record.filesystem)
     output.join()
     channel.join()
     return RunRecord(
@@ -384,10 +384,12 @@ def _process_group(pid: str) -> int | None:
         return None
 
 
-def kill_everything(process: subprocess.Popen, uid: int | None, known_children: set[int]) -> None:
+def kill_everything(process: subprocess.Popen, uid: int | None, known_children: set[int],
+                    shared_folders: bool = True) -> None:
     """Kill the child, its process group, every process of the sandbox uid and every orphan we
-    inherited; then reap them and delete the uid's files in the world-writable folders and its
-    SysV IPC objects (both matter only where the namespaces were not available)."""
+    inherited; then reap them and delete the uid's SysV IPC objects and, with ``shared_folders``
+    (the child ran without its own filesystem view, so it saw the machine's temp folders), its files
+    in the world-writable folders."""
     for _ in range(KILL_ROUNDS):
         _signal_group(process.pid)
         if uid is not None:
@@ -404,17 +406,20 @@ def kill_everything(process: subprocess.Popen, uid: int | None, known_children: 
         if not (uid is not None and _uid_processes(uid)) and not (_children() - known_children - {process.pid}):
             break
     if uid is not None:
-        remove_files_of(uid)
+        if shared_folders:
+            remove_files_of(uid)
         remove_ipc_of(uid)
 
 
-def clear_away(folder: Path, uids: list[int | None], known_children: set[int]) -> None:
+def clear_away(folder: Path, uids: list[int | None], known_children: set[int], shared_folders: bool = True) -> None:
     """Remove ``folder`` (a run's folder) once no process of ``uids`` and no orphan born since
     ``known_children`` is left to write into it; kill those, round after round, until both hold.
 
     One pass is not enough under load: a server the test process was starting when it ended is
     still root between fork and setuid (no uid to find it by), is re-parented to us later, and then
-    writes into its TMPDIR while the folder is being deleted.
+    writes into its TMPDIR while the folder is being deleted. ``shared_folders`` as in
+    ``kill_everything``: walking the machine's temp folders is needed only when the processes saw them
+    (a busy /tmp holds a million entries: seconds per walk).
     """
     uids = [uid for uid in uids if uid is not None]
     for _ in range(KILL_ROUNDS):
@@ -426,7 +431,8 @@ def clear_away(folder: Path, uids: list[int | None], known_children: set[int]) -
             _kill_uid(uid, signal.SIGKILL)
         _reap(orphans)
         for uid in uids:
-            remove_files_of(uid)
+            if shared_folders:
+                remove_files_of(uid)
             remove_ipc_of(uid)
         shutil.rmtree(folder, ignore_errors=True)
         if not folder.exists() and not any(_uid_processes(uid) for uid in uids) and not _children() - known_children:
@@ -523,6 +529,17 @@ def remove_files_of(uid: int) -> None:
                         os.unlink(path)
                 except OSError:
                     pass
+            dirs[:] = [name for name in dirs if _enterable(os.path.join(folder, name), uid)]
+
+
+def _enterable(path: str, uid: int) -> bool:
+    """Whether the uid (no groups) can pass through this folder: it owns it, or others may search it.
+    A folder it cannot enter (/tmp/pytest-of-root, mode 700) holds nothing it could have written."""
+    try:
+        status = os.lstat(path)
+    except OSError:
+        return False
+    return status.st_uid == uid or bool(status.st_mode & 0o001)
 
 
 def remove_ipc_of(uid: int) -> None:

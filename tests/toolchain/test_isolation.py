@@ -161,6 +161,23 @@ def test_missing_namespaces_are_recorded_and_the_child_still_runs(tmp_path, monk
     assert any("mount namespace" in why for why in described["limitations"])
 
 
+@as_root
+def test_without_a_view_what_the_child_left_in_the_machines_temp_folders_goes(tmp_path, monkeypatch):
+    """With its own view the child's temp folders are private and vanish with it; without one it
+    wrote into the machine's, and run() walks them for what its uid left."""
+    monkeypatch.setattr(isolation, "_AVAILABLE", isolation.Available(False, False, False, ("no view",)))
+    (tmp_path / "cwd").mkdir()
+    tmp_path.chmod(0o755)
+    uid = sandbox.choose_uid(3)
+    python = (sandbox.interpreter(uid) or (sys.executable, []))[0]
+    stash = Path("/var/tmp") / stash_name()
+    record = sandbox.run([python, "-c", f"open({str(stash)!r}, 'w').write('left')"], cwd=tmp_path / "cwd", env={},
+                         wall_seconds=60, limits=sandbox.Limits(), uid=uid)
+    assert record.returncode == 0, record.output
+    assert not record.isolation.filesystem
+    assert not stash.exists(), "a file the sandbox left in /var/tmp outlived it"
+
+
 def test_a_view_refuses_the_whole_filesystem_and_missing_folders(tmp_path):
     with pytest.raises(ValueError, match="whole filesystem"):
         isolation.View(read_only=[Path("/")]).steps()
@@ -179,16 +196,21 @@ def test_leftovers_in_shared_folders_go_at_any_depth_but_given_folders_stay(tmp_
         shared.mkdir(mode=0o1777)
         shared.chmod(0o1777)
         given.mkdir()
-        for path in (shared / "stash", given / "kept"):
+        passable, closed = shared / "passable", shared / "closed"  # root's: searchable by others, or not
+        for folder, mode in ((passable, 0o755), (passable / "open", 0o1777), (closed, 0o700), (closed / "open", 0o1777)):
+            folder.mkdir()
+            folder.chmod(mode)
+        for path in (shared / "stash", passable / "open" / "stash", closed / "open" / "stash", given / "kept"):
             path.write_text("x")
             os.chown(path, uid, uid)
         os.chown(given, uid, uid)
         sandbox.remove_files_of(uid)
         assert not (shared / "stash").exists()
+        assert not (passable / "open" / "stash").exists(), "a world-writable folder below a passable one was missed"
+        assert (closed / "open" / "stash").exists()  # the uid could never have reached it: the walk skips it
         assert (given / "kept").exists()
     finally:
-        if shared.exists():
-            shared.rmdir()
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 WRITER = "import os, sys, time\nwhile True:\n    os.makedirs(os.path.join(sys.argv[1], 'tmp', str(time.monotonic_ns())), exist_ok=True)\n"
