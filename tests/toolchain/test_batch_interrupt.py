@@ -10,8 +10,10 @@ uninterrupted batch test for test.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -143,3 +145,37 @@ def test_the_graders_own_crash_is_ungraded_not_zero():
     assert "the grader failed, not the submission" in engines.grader_failure(crashed)
     assert engines.grader_failure({"score": 0.0, "tests": [], "output": "Visible tests: 0 / 50 points"}) is None
     assert engines.grader_failure({"score": 0.0, "tests": [], "extra_data": {"grading_error": True}})
+
+
+def test_ctrl_c_waits_for_a_held_block_even_when_another_thread_takes_the_signal():
+    """Dask's client runs an event-loop thread that does not block SIGINT: the kernel hands Ctrl-C
+    to it, and Python used to raise KeyboardInterrupt in the main thread inside the held block
+    (a result folder stored, the index not yet rewritten: a loaded make test caught it)."""
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait)
+    helper.start()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    finished = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with engines.sigint_held():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.2)  # the interrupt used to land here
+                finished.append("block done")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        stop.set()
+        helper.join()
+    assert finished == ["block done"]
+
+
+def test_a_held_ctrl_c_stays_ignored_when_sigint_was_ignored():
+    """Under nohup (SIGINT ignored) the batch runs to its end: holding must not turn that into a stop."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with engines.sigint_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+        time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGINT, previous)

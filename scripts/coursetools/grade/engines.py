@@ -34,6 +34,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import zipfile
@@ -227,12 +228,26 @@ def pack_submission(path: Path) -> bytes:
 
 @contextmanager
 def sigint_held():
-    """Delay Ctrl-C until the block is done (a worker registered, a result folder moved whole)."""
+    """Delay Ctrl-C until the block is done (a worker registered, a result folder moved whole).
+
+    Blocking SIGINT in this thread (so the workers it starts inherit it blocked) is not enough:
+    the kernel then hands the signal to another thread (Dask's event loop), and Python still runs
+    its handler in the main thread, inside the block. So, in the main thread, the handler is also
+    swapped for one that only notes the signal, which is raised again once the block is done (and
+    then does what it would have done: KeyboardInterrupt, or nothing when SIGINT was ignored).
+    """
+    noted: list[int] = []
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda number, frame: noted.append(number)) if main else None
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        if main:
+            signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)  # None: set outside Python
+            if noted:
+                signal.raise_signal(signal.SIGINT)
 
 
 def make_engine(engine: str, *, jobs: int = 2, scheduler: str | None = None):
