@@ -430,14 +430,14 @@ def clear_away(folder: Path, uids: list[int | None], known_children: set[int], s
             thaw(uid)
             _kill_uid(uid, signal.SIGKILL)
         _reap(orphans)
-        for uid in uids:
-            if shared_folders:
-                remove_files_of(uid)
-            remove_ipc_of(uid)
         shutil.rmtree(folder, ignore_errors=True)
         if not folder.exists() and not any(_uid_processes(uid) for uid in uids) and not _children() - known_children:
-            return
+            break
         time.sleep(0.01)
+    for uid in uids:  # once, when nothing is left to write more
+        if shared_folders:
+            remove_files_of(uid)
+        remove_ipc_of(uid)
 
 
 def _signal_group(pgid: int) -> None:
