@@ -16,13 +16,12 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinytorch_grader import feedback, intake, sandbox
+from tinytorch_grader import feedback, intake, sandbox, temp_folders
 from tinytorch_grader.results import GradeResult, TestOutcome
 
 GRADER_PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -81,8 +80,9 @@ def grade(config: dict, source: Path, submission: Path) -> tuple[GradeResult, di
     """
     module = config["module"]
     sandbox.become_subreaper()
-    with tempfile.TemporaryDirectory(prefix="tinytorch-grade-") as scratch:
-        workspace = Workspace(source=source, scratch=Path(scratch), budget=float(module["budget"]),
+    temp_folders.sweep()  # what graders killed before they could clean up left
+    with temp_folders.folder("tinytorch-grade-") as scratch:
+        workspace = Workspace(source=source, scratch=scratch, budget=float(module["budget"]),
                               limits=sandbox.Limits.from_config(config.get("limits")), uid=sandbox.choose_uid(),
                               runtime=module.get("runtime", "remote"))
         shutil.copytree(source / "tree", workspace.tree)
@@ -165,7 +165,7 @@ def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[st
     its own uid. With ``runtime = "in-process"`` the whole pytest process is the sandbox.
     """
     limit = min(group["timeout"] * max(n_tests, 1) + workspace.limits.startup_seconds, workspace.seconds_left())
-    run_dir = Path(tempfile.mkdtemp(prefix="tinytorch-run-"))
+    run_dir = temp_folders.make("tinytorch-run-")
     remote = workspace.runtime == "remote"
     known_children = sandbox._children()
     uid = workspace.uid

@@ -462,7 +462,7 @@ def leftovers_of(uids: list[int]) -> list[str]:
             for name in [*dirs, *names]:
                 try:
                     if str(os.lstat(os.path.join(folder, name)).st_uid) in wanted:
-                        left.append(os.path.join(folder, name))
+                        left.append(os.path.join(folder, name) + _maker_of(os.path.join(folder, name)))
                 except OSError:
                     pass
     for table in ("shm", "sem", "msg"):
@@ -476,6 +476,16 @@ def leftovers_of(uids: list[int]) -> list[str]:
             if {row.get("uid"), row.get("cuid")} & wanted:
                 left.append(f"SysV {table} key {row.get('key')}")
     return left
+
+
+def _maker_of(path: str) -> str:
+    """' (run folder made by 1234:5678)' for a path in a grader's run folder: whose folder it was."""
+    parts = Path(path).parts
+    for depth in range(len(parts), 1, -1):
+        owner = Path(*parts[:depth]) / ".owner"
+        if parts[depth - 1].startswith("tinytorch-run-") and owner.is_file():
+            return f" (run folder made by {owner.read_text().strip()})"
+    return ""
 
 
 def check_results_schema(results: dict) -> None:

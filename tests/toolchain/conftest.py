@@ -39,11 +39,13 @@ def ctrl_c_after_first_result():
     then never raises KeyboardInterrupt, so the batch would rightly run to the end.
     """
 
-    def interrupt(command: list[str], results: Path, cwd: Path | None = None) -> None:
-        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    def interrupt(command: list[str], results: Path, cwd: Path | None = None, env: dict | None = None,
+                  also=lambda: True) -> None:
+        """``also``: a further condition to wait for before the SIGINT (a grading in the middle of a group)."""
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    preexec_fn=_default_sigint)
         deadline = time.monotonic() + 300
-        while not list(results.glob("*/results.json")):
+        while not (list(results.glob("*/results.json")) and also()):
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()
             time.sleep(0.1)
         process.send_signal(signal.SIGINT)

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from coursetools.grade import batch, engines
+from tinytorch_grader import temp_folders
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # about eight gradings of module 01
@@ -67,14 +69,28 @@ def workers_mentioning(text: str) -> list[int]:
     return alive
 
 
-def test_interrupt_then_rerun_equals_one_uninterrupted_run(submissions, released_01, tmp_path, ctrl_c_after_first_result):
+@pytest.fixture
+def own_temp_folder():
+    """A temp folder for one batch (its TMPDIR), traversable like /tmp so the sandbox reaches its run folders."""
+    top = Path(tempfile.mkdtemp(prefix="tinytorch-test-tmp-"))
+    os.chmod(top, 0o711)
+    yield top
+    shutil.rmtree(top, ignore_errors=True)
+
+
+def test_interrupt_then_rerun_equals_one_uninterrupted_run(submissions, released_01, tmp_path, ctrl_c_after_first_result,
+                                                           own_temp_folder):
     dist = released_01["gradescope"].parents[2]
     results = tmp_path / "results"
-    ctrl_c_after_first_result(batch_command(submissions, results, dist, jobs=1), results, cwd=ROOT)
+    in_a_group = lambda: any(own_temp_folder.glob("tinytorch-run-*/home"))  # noqa: E731
+    ctrl_c_after_first_result(batch_command(submissions, results, dist, jobs=1), results, cwd=ROOT,
+                              env={**os.environ, "TMPDIR": str(own_temp_folder)}, also=in_a_group)
     grace = time.monotonic() + 5
     while workers_mentioning(str(submissions)) and time.monotonic() < grace:
         time.sleep(0.1)
     assert not workers_mentioning(str(submissions)), "a grading worker outlived the batch"
+    left = [p.name for p in own_temp_folder.iterdir() if p.name.startswith(temp_folders.PREFIXES)]
+    assert not left, f"the killed grading left its folders: {left}"
     index = json.loads((results / "index.json").read_text())["submissions"]
     statuses = sorted(entry["status"] for entry in index.values())
     assert statuses.count("graded") >= 1 and "pending" in statuses, index

@@ -47,6 +47,8 @@ SKIPPED_PARTS = {".git", ".venv", "__pycache__", ".tito"}
 """Folders of a submission that are never graded nor sent to a worker."""
 POLL_SECONDS = 0.05
 KILL_ROUNDS = 20
+DEATH_SECONDS = 10.0
+"""How long kill_tree waits for the processes it killed to be dead."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,10 @@ class LocalPool:
                 for process in running:
                     kill_tree(process.pid)
                     process.wait()
+                if running:  # a killed grader cannot remove its folders: do it for it
+                    from tinytorch_grader import temp_folders
+
+                    temp_folders.sweep()
 
     def _start(self, archive: Path, owned: tuple[str, ...], task: Task, out: Path) -> subprocess.Popen:
         command = [sys.executable, "-m", "coursetools.grade.engines", "--archive", str(archive), "--name", task.name,
@@ -271,19 +277,34 @@ def describe_exit(returncode: int | None) -> str:
 
 
 def kill_tree(pid: int) -> None:
-    """SIGKILL a process and every descendant (found through /proc), until none is left."""
+    """SIGKILL a process and every descendant (found through /proc), until none is left, then wait
+    until each is dead (SIGKILL takes effect asynchronously; what sweeps their folders next must not
+    find them still running)."""
+    signalled = set()
     for _ in range(KILL_ROUNDS):
         family = [pid, *descendants(pid)]
         alive = False
         for member in family:
             try:
                 os.kill(member, signal.SIGKILL)
+                signalled.add(member)
                 alive = True
             except (ProcessLookupError, PermissionError):
                 pass
         if not alive or not descendants(pid):
-            return
+            break
         time.sleep(POLL_SECONDS)
+    deadline = time.monotonic() + DEATH_SECONDS
+    while any(map(_running, signalled)) and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie has finished: only its exit status is left)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def descendants(pid: int) -> list[int]:

@@ -12,11 +12,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
-from tinytorch_grader import intake
+from tinytorch_grader import intake, temp_folders
 
 from coursetools.manifest import load_course
 
@@ -45,8 +44,7 @@ def main(*, module: str, submission: str, results: str | None = None, dist: str 
 def grade_with_bundle(archive: Path, submission: Path, target: Path) -> dict:
     """Run the bundle on one submission in a fresh autograder tree; copy the results to target."""
     require_submission(submission)
-    with tempfile.TemporaryDirectory(prefix="autograder-") as scratch:
-        root = Path(scratch)
+    with temp_folders.folder("tinytorch-autograder-") as root:
         with zipfile.ZipFile(archive) as zf:
             extract_with_modes(zf, root / "source")
         place_submission(submission, root / "submission")
