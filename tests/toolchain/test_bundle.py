@@ -12,7 +12,8 @@ from coursetools.release.bundle import build_bundles
 from coursetools.release.render import render_file
 
 RUNTIME = {"__init__.py", "__main__.py", "feedback.py", "fixtures.py", "intake.py", "integrity.py", "isolation.py",
-           "otter_bridge.py", "otter_plugin.py", "plugin.py", "results.py", "run.py", "sandbox.py", "testkit.py",
+           "otter_bridge.py", "otter_plugin.py", "plugin.py", "results.py", "run.py", "sandbox.py", "temp_folders.py",
+           "testkit.py",
            "remote/__init__.py", "remote/codec.py", "remote/connection.py", "remote/errors.py", "remote/launch.py",
            "remote/proxy.py", "remote/pytest_plugin.py", "remote/server.py", "remote/wire.py"}
 GRADESCOPE_PYTHON = (3, 10)
