@@ -38,7 +38,7 @@ def one_run(log: Path) -> dict:
         code = subprocess.run(["make", "test"], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT).returncode
     output = log.read_text(errors="replace")
     return {"returncode": code, "seconds": round(time.monotonic() - started, 1), "load_start": round(load_start, 2),
-            "load_end": round(os.getloadavg()[0], 2), "summary": summary_line(output), "log": str(log)}
+            "load_end": round(os.getloadavg()[0], 2), "summary": summary_line(output), "log": log.name}
 
 
 def main() -> None:
