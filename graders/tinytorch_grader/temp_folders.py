@@ -4,7 +4,7 @@ A grader removes its folders when it ends, but a grader killed with SIGKILL (a b
 Ctrl-C, the out-of-memory killer, a CI timeout) cannot. What it leaves is not only litter: the
 sandbox uids are derived from the grader's pid (``sandbox.choose_uid``), pids are reused, and a
 later grader with the same pid would run its sandboxes as the owner of the dead one's ``home``.
-So every folder made here holds an ``owner`` file (pid and kernel start time of its maker), and
+So every folder made here holds an ``.owner`` file (pid and kernel start time of its maker), and
 ``sweep()`` (run once when a grading starts) removes those whose maker no longer runs.
 """
 
