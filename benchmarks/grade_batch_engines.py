@@ -6,13 +6,16 @@ Releases module 01 into a scratch folder, makes ``--count`` submissions (solutio
 a syntax error in turn), starts a real local Dask cluster (a scheduler and two single-threaded
 worker processes on 127.0.0.1) and grades the same submissions with both engines, in the order
 dask, local, local, dask, ... so that a drift in the machine's load hits both alike. Prints each
-run's wall time and throughput, the medians, their ratio and the load average; checks that both
-engines gave the same score for every submission.
+run's wall time and throughput, the medians, their ratio and the load average, and each engine's
+overhead: the wall time minus the submissions' own grading seconds shared by the two workers (what
+the engine adds, apart from a drift of the machine that slows the gradings themselves); checks
+that both engines gave the same score for every submission.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -42,6 +45,7 @@ def main() -> None:
         released = release_module(course, course.module("01"), root / "dist")
         submissions = make_submissions(released, root / "submissions", args.count)
         times: dict[str, list[float]] = {"dask, 2 workers": [], "local pool, 2 jobs": []}
+        overheads: dict[str, list[float]] = {label: [] for label in times}
         scores: dict[str, dict] = {}
         load_before = os.getloadavg()[0]
         with local_cluster(workers=2) as address:
@@ -51,17 +55,27 @@ def main() -> None:
                 scores[label] = batch.main(module="01", submissions=str(submissions),
                                            results=str(root / f"results-{run}"), dist=str(root / "dist"), **options)
                 times[label].append(time.monotonic() - started)
+                overheads[label].append(times[label][-1] - grading_seconds(root / f"results-{run}") / 2)
                 print(f"  run {run + 1}: {label:20s} {times[label][-1]:7.1f} s "
-                      f"({60 * args.count / times[label][-1]:.1f} submissions/min)", flush=True)
+                      f"({60 * args.count / times[label][-1]:.1f} submissions/min; engine overhead "
+                      f"{overheads[label][-1]:.1f} s)", flush=True)
         dask, local = (statistics.median(times[label]) for label in times)
         print(f"{args.count} submissions, medians of {args.rounds} runs each: dask {dask:.1f} s, local pool "
               f"{local:.1f} s; dask / local = {dask / local:.2f} (load average {load_before:.1f} before, "
               f"{os.getloadavg()[0]:.1f} after, {os.cpu_count()} cores)")
+        print("engine overhead (wall time minus the submissions' own grading seconds / 2 workers), medians: "
+              + ", ".join(f"{label} {statistics.median(values):.1f} s" for label, values in overheads.items()))
         differing = [name for name in scores["local pool, 2 jobs"]
                      if scores["local pool, 2 jobs"][name] != scores["dask, 2 workers"][name]]
         print("same score for every submission on both engines" if not differing
               else f"scores differ for {', '.join(differing)}")
         sys.exit(1 if differing else 0)
+
+
+def grading_seconds(results: Path) -> float:
+    """The sum of every submission's own grading time in a batch's RESULTS (its status files)."""
+    return sum(json.loads(status.read_text(encoding="utf-8")).get("seconds") or 0.0
+               for status in results.glob(f"*/{batch.STATUS}"))
 
 
 def order(rounds: int) -> list[str]:
