@@ -17,6 +17,7 @@ in every time; ``--return-memory`` keeps glibc's default). Results go to benchma
 
     python benchmarks/cnn_step.py [--repeats 7] [--batch 128] [--chunk 4] [--threads N] [--workers N] [--return-memory]
     python benchmarks/cnn_step.py --profile     # where the accelerated step's time goes
+    python benchmarks/cnn_step.py --gemm-floor  # the step's GEMMs alone, at this machine's BLAS speed
 """
 
 from __future__ import annotations
@@ -139,6 +140,58 @@ def profile_accelerated(args, choice) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
 
 
+def conv_gemms(batch: int, chunk: int) -> list[tuple[str, tuple[int, int, int], int]]:
+    """Every GEMM of one accelerated step's convolutions: (what, (M, K, N), how many per step).
+
+    Per chunk of images: forward cols (rows, 9·C) @ (9·C, F); weight gradient (F, rows) @ (rows, 9·C),
+    its left side the transposed (rows, F) output gradient; input gradient (rows, 9·F) @ (9·F, C),
+    except for the network's images.
+    """
+    gemms, size = [], 32
+    for spec in CHANNELS:
+        if spec == "pool":
+            size //= 2
+            continue
+        c, f = spec
+        rows, calls = chunk * size * size, -(-batch // chunk)
+        gemms += [(f"{c}->{f} at {size}x{size} forward", (rows, 9 * c, f), calls),
+                  (f"{c}->{f} at {size}x{size} weight gradient", (f, rows, 9 * c), calls)]
+        if c != 3:
+            gemms.append((f"{c}->{f} at {size}x{size} input gradient", (rows, 9 * f, c), calls))
+    return gemms
+
+
+def gemm_floor(args, choice) -> None:
+    """How fast the accelerated step could be if everything but its GEMMs took no time.
+
+    Times each of the step's GEMM shapes alone (np.matmul with out=, BLAS at one thread, median of
+    repeated calls), adds them up, and divides by the workers (perfect data parallelism): a lower
+    bound for the accelerated path with these kernels, to set against PyTorch's whole step.
+    """
+    import time
+
+    rng = np.random.default_rng(0)
+    total_flop, total_ms = 0, 0.0
+    print(f"  {'GEMM (per chunk of ' + str(args.chunk) + ' images)':<40}{'M x K x N':>20}{'calls':>7}{'GFLOP/s':>9}{'ms/step':>9}")
+    with choice.limit(1):
+        for name, (m, k, n), calls in conv_gemms(args.batch, args.chunk):
+            a = rng.standard_normal((k, m), dtype=np.float32).T if "weight" in name else rng.standard_normal((m, k), dtype=np.float32)
+            b = rng.standard_normal((k, n), dtype=np.float32)
+            out = a @ b
+            times = []
+            for _ in range(max(5, args.repeats)):
+                started = time.perf_counter()
+                for _ in range(calls):
+                    np.matmul(a, b, out=out)
+                times.append((time.perf_counter() - started) / calls)
+            seconds = float(np.median(times))
+            total_flop, total_ms = total_flop + 2 * m * k * n * calls, total_ms + 1000 * seconds * calls
+            print(f"  {name:<40}{f'{m} x {k} x {n}':>20}{calls:>7}{2 * m * k * n / seconds / 1e9:9.1f}{1000 * seconds * calls:9.1f}")
+    print(f"  all convolution GEMMs: {total_flop / 1e9:.1f} GFLOP in {total_ms:.0f} ms at one thread "
+          f"({total_flop / total_ms / 1e6:.0f} GFLOP/s); over {choice.workers} worker(s), if perfectly parallel: "
+          f"{total_ms / choice.workers:.0f} ms per step (load average {format_load(load_average())})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -147,6 +200,8 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
     parser.add_argument("--out", type=Path, default=RESULTS / "cnn_step.json", help="where the JSON result goes")
     parser.add_argument("--profile", action="store_true", help="only profile two accelerated steps (cProfile)")
+    parser.add_argument("--gemm-floor", action="store_true",
+                        help="only time the step's convolution GEMMs alone (the accelerated path's lower bound)")
     add_memory_option(parser)
     add_thread_options(parser)
     args = parser.parse_args()
@@ -157,6 +212,9 @@ def main() -> None:
     print(allocator)
     if args.profile:
         profile_accelerated(args, choice)
+        return
+    if args.gemm_floor:
+        gemm_floor(args, choice)
         return
     load_before = load_average()
     variants, torch_version = build_variants(args, choice, np.random.default_rng(0))
