@@ -127,14 +127,26 @@ def report(medians: dict[str, float], torch_version) -> list[str]:
 
 
 def profile_accelerated(args, choice) -> None:
-    """Where the accelerated step's time goes: two steps under cProfile, the top 12 by own time."""
+    """Where the accelerated step's time goes: wall and process CPU time per step (CPU / wall near
+    the worker count means the workers kept the cores busy, far below it that they waited, on the
+    GIL or each other), then two steps under cProfile, the top 12 by own time."""
     import cProfile
     import pstats
+    import time
 
     rng = np.random.default_rng(0)
     step = tinytorch_step(accelerate(tinytorch_cnn(rng), chunk=args.chunk, workers=choice.workers), args.batch, rng)
     with choice.limit():
         step()
+        walls, cpus = [], []
+        for _ in range(args.repeats):
+            wall, cpu = time.perf_counter(), time.process_time()
+            step()
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+        wall_ms, cpu_ms = 1000 * float(np.median(walls)), 1000 * float(np.median(cpus))
+        print(f"accelerated step, medians of {args.repeats}: wall {wall_ms:.1f} ms, process CPU {cpu_ms:.1f} ms "
+              f"(CPU / wall {cpu_ms / wall_ms:.2f} with {choice.workers} worker(s); load average {format_load(load_average())})")
         profiler = cProfile.Profile()
         profiler.runcall(lambda: (step(), step()))
     pstats.Stats(profiler).sort_stats("tottime").print_stats(12)

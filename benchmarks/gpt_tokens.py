@@ -2,8 +2,8 @@
 
 The model of milestones/05_2017_transformer/shakespeare_gpt.py (4 pre-norm blocks, width 128,
 4 heads, context 64, vocabulary 65, batch 64), one AdamW step per batch on random tokens, for
-module 13's GPT as built, the same GPT after ``accelerate`` (module 18: fused attention), and
-PyTorch CPU when installed (optional). Variants alternate in one process (rotating order,
+module 13's GPT as built, the same GPT after ``accelerate`` (module 18: fused attention, GELU and
+LayerNorm, every Linear as one 2-D GEMM), and PyTorch CPU when installed (optional). Variants alternate in one process (rotating order,
 medians); threads, BLAS kernels and the allocator are chosen on purpose and printed (coursetools.threads
 and .allocator, as in cnn_step.py); results go to benchmarks/results/.
 
@@ -101,7 +101,7 @@ def main() -> None:
     load_before = load_average()
     rng = np.random.default_rng(0)
     variants = {"tinytorch, modules 12-13": with_blas_threads(choice, choice.total, tinytorch_step(rng, False)),
-                "tinytorch, accelerated (fused attention, GELU, 2-D Linear)": with_blas_threads(choice, choice.total, tinytorch_step(rng, True))}
+                "tinytorch, accelerated (fused attention, GELU, LayerNorm, 2-D Linear)": with_blas_threads(choice, choice.total, tinytorch_step(rng, True))}
     torch_version = None
     if not args.no_torch:
         try:
@@ -122,7 +122,7 @@ def main() -> None:
     lines = []
     for name, ms in medians.items():
         vs_torch = f"  {ms / reference:5.2f}x PyTorch's time" if reference else ""
-        lines.append(f"  {name:58} {ms:8.0f} ms/step {1000 * tokens / ms:9.0f} tokens/s{vs_torch}")
+        lines.append(f"  {name:68} {ms:8.0f} ms/step {1000 * tokens / ms:9.0f} tokens/s{vs_torch}")
     lines.append(f"  accelerated path: {medians[names[0]] / medians[names[1]]:.2f}x faster than modules 12-13")
     if not torch_version:
         lines.append("  PyTorch not installed (pip install torch==2.13.0): no ratio")

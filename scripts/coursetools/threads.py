@@ -4,8 +4,13 @@ NumPy's BLAS starts one thread per core by default and spins while it waits. Whe
 already keep the cores busy, or when several workers each call BLAS, those threads fight for the
 same cores and a step can take ten times longer than with one thread (measured here: 10.6 s per
 CNN step unpinned on a loaded machine, 1.1 s with one thread). So benchmarks, milestones and
-``tito benchmark`` pick the numbers from the cores they may use and the load already on them,
-print the choice, and take ``--threads`` / ``--workers`` to override it.
+``tito benchmark`` pick the numbers from the cores they may use and how many of them other jobs keep
+busy right now (the machine's CPU time over half a second, from /proc/stat; the one-minute load
+average where there is no /proc), print the choice, and take ``--threads`` / ``--workers`` to
+override it. The load average is a poor guide at the start of a run: it trails by a minute, so just
+after another job ended it still counts that job (measured here: a `make benchmark` started 30 s
+after a previous one read load 0.6-0.9 on an idle machine and ran on one core of two), and just
+after a neighbour started it does not count it yet.
 
 threadpoolctl (a tool of the course's commands, never a dependency of tinytorch itself) sets the BLAS
 pool size at run time, so the choice holds even when NumPy was imported first.
@@ -22,8 +27,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+SAMPLE_SECONDS = 0.5
+"""How long busy_cores watches the machine: long enough to average a neighbour's bursts."""
 
 
 def usable_cores() -> int:
@@ -42,6 +52,38 @@ def load_average() -> float | None:
         return None
 
 
+def cpu_times(stat_text: str) -> tuple[int, int]:
+    """(all, idle) clock ticks of every CPU so far, from the text of /proc/stat (its first line,
+    ``cpu user nice system idle iowait irq softirq steal ...``; idle counts idle and iowait)."""
+    ticks = [int(value) for value in stat_text.split("\n", 1)[0].split()[1:9]]
+    return sum(ticks), ticks[3] + ticks[4]
+
+
+def busy_cores(seconds: float = SAMPLE_SECONDS, cores: int | None = None) -> float | None:
+    """How many cores the machine's processes keep busy right now: the non-idle share of CPU time
+    over ``seconds``, times the cores (None where there is no /proc/stat). This process sleeps
+    while it measures, so the figure is the other jobs' use."""
+    stat = Path("/proc/stat")
+    try:
+        before = cpu_times(stat.read_text())
+        time.sleep(seconds)
+        after = cpu_times(stat.read_text())
+    except (OSError, ValueError, IndexError):
+        return None
+    elapsed = after[0] - before[0]
+    if elapsed <= 0:
+        return None
+    return (1 - (after[1] - before[1]) / elapsed) * (cores or os.cpu_count() or 1)
+
+
+def current_load() -> tuple[float | None, str]:
+    """Busy cores now (``busy_cores``), else the one-minute load average; with what it is."""
+    busy = busy_cores()
+    if busy is not None:
+        return busy, f"busy cores over {SAMPLE_SECONDS:g} s"
+    return load_average(), "load average"
+
+
 @dataclass(frozen=True)
 class ThreadChoice:
     """How a run uses the machine: ``workers`` data-parallel threads, each calling BLAS with
@@ -53,6 +95,7 @@ class ThreadChoice:
     cores: int
     load: float | None
     reason: str
+    measure: str = "load"
 
     @property
     def total(self) -> int:
@@ -61,7 +104,7 @@ class ThreadChoice:
     def describe(self) -> str:
         load = "unknown" if self.load is None else f"{self.load:.1f}"
         return (f"threads: {self.workers} worker(s) x {self.blas_threads} BLAS thread(s) "
-                f"({self.cores} usable cores, load {load}; {self.reason}; override with --threads N --workers N)")
+                f"({self.cores} usable cores, {self.measure} {load}; {self.reason}; override with --threads N --workers N)")
 
     @contextmanager
     def limit(self, blas_threads: int | None = None):
@@ -73,14 +116,15 @@ class ThreadChoice:
 
     def as_dict(self) -> dict:
         return {"blas_threads": self.blas_threads, "workers": self.workers, "cores": self.cores,
-                "load_average_1min": self.load, "reason": self.reason}
+                "load": self.load, "load_measure": self.measure, "reason": self.reason}
 
 
 def choose_threads(threads: int | None = None, workers: int | None = None, cores: int | None = None,
                    load: float | None = None, max_workers: int = 2) -> ThreadChoice:
     """The thread plan for a run; explicit ``threads`` / ``workers`` always win.
 
-    Free cores = usable cores minus the load already running (at least 1). Without overrides:
+    Free cores = usable cores minus the load already running (at least 1): ``load`` when given,
+    else what ``current_load`` measures. Without overrides:
     workers = free cores (at most ``max_workers``: 2 for module 18's batch split, which gains little
     beyond; 1 for a run without data-parallel workers), and BLAS
     threads = free cores // workers, so the run never asks for more threads than free cores.
@@ -89,7 +133,9 @@ def choose_threads(threads: int | None = None, workers: int | None = None, cores
         if value is not None and value < 1:
             raise ValueError(f"--{name} must be a positive number of threads, got {value}")
     cores = cores or usable_cores()
-    load = load_average() if load is None else load
+    measure = "load"
+    if load is None:
+        load, measure = current_load()
     free = cores if load is None else max(1, min(cores, int(cores - load + 0.5)))
     reason = "shared machine: only the free cores" if free < cores else "idle machine: all cores"
     if workers is None:
@@ -100,7 +146,7 @@ def choose_threads(threads: int | None = None, workers: int | None = None, cores
         threads = max(1, free // workers)
     else:
         reason = "threads given" if reason != "workers given" else "threads and workers given"
-    return ThreadChoice(blas_threads=threads, workers=workers, cores=cores, load=load, reason=reason)
+    return ThreadChoice(blas_threads=threads, workers=workers, cores=cores, load=load, reason=reason, measure=measure)
 
 
 def add_thread_options(parser: argparse.ArgumentParser, workers: bool = True) -> None:

@@ -13,8 +13,9 @@ from tinytorch.core.attention import MultiHeadAttention, scaled_dot_product_atte
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, Flatten, MaxPool2d
 from tinytorch.core.tensor import Tensor
-from tinytorch.perf.acceleration import (AcceleratedBatchNorm2d, AcceleratedConv2d, AcceleratedGELU, AcceleratedLinear,
-                                         AcceleratedMaxPool2d,
+from tinytorch.core.transformer import GPT, LayerNorm
+from tinytorch.perf.acceleration import (AcceleratedBatchNorm2d, AcceleratedConv2d, AcceleratedGELU, AcceleratedLayerNorm,
+                                         AcceleratedLinear, AcceleratedMaxPool2d,
                                          AcceleratedMultiHeadAttention, accelerate, flipped_weight_matrix,
                                          fused_attention, im2col_nhwc)
 
@@ -218,6 +219,38 @@ def test_accelerated_gelu_by_hand():
     np.testing.assert_allclose(out.data, [0.0, 1.9545977, -0.0454023], rtol=1e-5, atol=1e-6)
     out.sum().backward()
     np.testing.assert_allclose(x.grad.data, [0.5, 1.0860993, -0.0860993], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape, offset", [((3, 5, 8), 0.0), ((7, 16), 50.0)])
+def test_accelerated_layernorm_matches_module_13(shape, offset):
+    layernorm = LayerNorm(shape[-1])
+    rng = np.random.default_rng(21)
+    layernorm.gamma = Tensor(rng.uniform(0.5, 1.5, shape[-1]).astype(np.float32), requires_grad=True)
+    layernorm.beta = Tensor(rng.standard_normal(shape[-1]).astype(np.float32), requires_grad=True)
+    x = _images(shape, seed=22) * 3 + np.float32(offset)  # a large mean: x̂ must come from centred values
+    _assert_same_values_and_gradients(layernorm, AcceleratedLayerNorm(layernorm), x)
+
+
+def test_accelerated_layernorm_by_hand_and_refuses_the_wrong_width():
+    x = Tensor(np.array([[1.0, 3.0]], np.float32), requires_grad=True)
+    fast = AcceleratedLayerNorm(LayerNorm(2, eps=0.0))
+    out = fast(x)
+    np.testing.assert_allclose(out.data, [[-1.0, 1.0]], atol=1e-6)  # mean 2, standard deviation 1
+    (out * Tensor(np.array([[1.0, 0.0]], np.float32))).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [[0.0, 0.0]], atol=1e-6)  # x̂ of two values is ±1 whatever x is
+    np.testing.assert_allclose(fast.layernorm.gamma.grad.data, [-1.0, 0.0], atol=1e-6)
+    with pytest.raises(ValueError, match="expects"):
+        fast(Tensor(np.zeros((1, 3), np.float32)))
+
+
+def test_accelerate_reaches_every_layernorm_of_a_gpt():
+    gpt = GPT(vocab_size=13, embed_dim=8, num_layers=2, num_heads=2, max_seq_len=5, rng=np.random.default_rng(23))
+    fast = accelerate(gpt)
+    norms = [norm for block in fast.blocks for norm in (block.ln1, block.ln2)] + [fast.ln_f]
+    assert all(isinstance(norm, AcceleratedLayerNorm) for norm in norms)
+    assert not any(isinstance(block.ln1, AcceleratedLayerNorm) for block in gpt.blocks)  # the original is kept
+    originals = [norm for block in gpt.blocks for norm in (block.ln1, block.ln2)] + [gpt.ln_f]
+    assert all(fast_norm.layernorm is norm for fast_norm, norm in zip(norms, originals))  # shared parameters
 
 
 def test_accelerate_rewrites_a_cnn_and_shares_its_parameters():

@@ -1,8 +1,12 @@
 """coursetools.threads: the thread plan from cores and load, and the note on which BLAS kernels run."""
 
+import subprocess
+import sys
+import time
+
 import pytest
 
-from coursetools.threads import choose_threads, kernel_note
+from coursetools.threads import busy_cores, choose_threads, cpu_times, kernel_note
 
 OPENBLAS = {"user_api": "blas", "internal_api": "openblas", "architecture": "Haswell"}
 
@@ -33,3 +37,26 @@ def test_openblas_own_choice_is_said_as_such():
     note = kernel_note({}, [{**OPENBLAS, "architecture": "SkylakeX"}])
     assert note == "BLAS kernels: SkylakeX (OpenBLAS's choice for this CPU)"
     assert "unknown" in kernel_note({}, [])
+
+
+def test_cpu_times_reads_the_first_line_of_proc_stat():
+    text = "cpu  100 5 20 800 50 3 2 0 0 0\ncpu0 50 2 10 400 25 1 1 0 0 0\n"
+    assert cpu_times(text) == (980, 850)
+
+
+def test_a_spinning_process_counts_as_a_busy_core():
+    """Only this direction can be checked on a machine that runs other tests: they add, never remove, work."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # past its start-up
+        busy = busy_cores(seconds=0.5)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert busy is not None and busy >= 0.7, busy
+
+
+def test_the_plan_measures_the_machine_when_no_load_is_given():
+    choice = choose_threads(cores=2)
+    assert choice.load is not None and choice.measure.startswith("busy cores")
+    assert choice.measure in choice.describe() and choice.as_dict()["load_measure"] == choice.measure

@@ -1,7 +1,7 @@
 """Randomized properties that confirm module 18's equivalent marks (docs/DESIGN.md section 10).
 
 Random shapes, strides, paddings, chunk sizes and worker counts; forward values, every gradient
-and the running statistics of the accelerated layers, the teaching convolution, and what
+and the running statistics of the accelerated layers (LayerNorm among them), the teaching convolution, and what
 ``compare`` reports apart from its timings.
 """
 
@@ -11,6 +11,7 @@ from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.spatial import BatchNorm2d, Conv2d
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.transformer import LayerNorm
 from tinytorch.perf.acceleration import accelerate, compare, conv2d_loops
 
 
@@ -54,6 +55,16 @@ def linear_gradients(rng):
     fast = accelerate(Sequential(Linear(d_in, d_out, bias=bool(rng.integers(0, 2)), rng=rng)))
     lead = (int(rng.integers(1, 4)),) * int(rng.integers(1, 3))
     return _step(fast, rng.standard_normal((*lead, d_in)).astype(np.float32), rng)
+
+
+def layernorm_values_and_gradients(rng):
+    """AcceleratedLayerNorm through accelerate(): random leading axes and width, random gamma and beta."""
+    d = int(rng.integers(2, 7))
+    norm = LayerNorm(d)
+    norm.gamma.data = rng.standard_normal(d).astype(np.float32)
+    norm.beta.data = rng.standard_normal(d).astype(np.float32)
+    lead = tuple(int(rng.integers(1, 4)) for _ in range(int(rng.integers(1, 3))))
+    return _step(accelerate(norm), rng.standard_normal((*lead, d)).astype(np.float32) * 3 + 1, rng)
 
 
 def loop_convolution_values(rng):

@@ -17,7 +17,7 @@ steps and the bytes moved. ``speedup_table`` measures both versions with module 
 
 The second half builds **the accelerated path** the framework then uses. ``accelerate(model)``
 returns a new model whose Conv2d, BatchNorm2d (+ the ReLU after it), MaxPool2d,
-MultiHeadAttention, Linear and GELU layers are ``Accelerated*`` versions sharing the original parameters (one
+MultiHeadAttention, Linear, GELU and LayerNorm layers are ``Accelerated*`` versions sharing the original parameters (one
 optimizer trains both); everything else is kept as it is. The accelerated layers compute the
 same values and gradients as modules 09 and 12 (to float32 rounding) with fewer passes over
 memory:
@@ -33,7 +33,9 @@ memory:
 - **Linear folds every leading axis into the rows of one GEMM** (forward and backward), where
   NumPy's batched matmul runs one small product per batch item;
 - **GELU keeps its tanh**: computed in place, with tanh(u) saved so backward neither recomputes
-  it nor allocates a dozen temporaries.
+  it nor allocates a dozen temporaries;
+- **LayerNorm in two arrays**: x̂ made in place from the centred input, sums of products as einsum
+  contractions, the input gradient built in one buffer.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from tinytorch.core.autograd import Function
 from tinytorch.core.layers import Layer, Linear, Sequential
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, MaxPool2d, col2im, im2col, output_size, weight_matrix
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.transformer import LayerNorm
 from tinytorch.perf.profiling import measure_latency
 
 GELU_C = np.float32(np.sqrt(2.0 / np.pi))  # GELU's tanh approximation constants
@@ -814,6 +817,60 @@ class AcceleratedGELU:
         return "AcceleratedGELU()"
 
 
+class AcceleratedLayerNormBackward(Function):
+    """Module 13's LayerNorm rule, dx = r/D·(D·d - Σd - x̂·Σ(d·x̂)) with d = g·γ, built in d's buffer;
+    the sums of products (Σ d·x̂ per row, dγ = Σ g·x̂ per feature) are einsum contractions, which
+    read both arrays once and write no product array."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        #% solution hint="x_hat (R, D) and inv_std (R, 1) saved; g = grad.reshape(-1, D); d = g * gamma (the one work buffer); row sums: sum_d = d.sum(1, keepdims=True), sum_dx = np.einsum('ij,ij->i', d, x_hat)[:, None]; then in place: d *= D, d -= sum_d, d -= x_hat * sum_dx, d *= inv_std / D. dγ = np.einsum('ij,ij->j', g, x_hat), dβ = g.sum(0); dx reshaped like grad."
+        x_hat, inv_std = ctx.saved["x_hat"], ctx.saved["inv_std"]
+        features = x_hat.shape[1]
+        g = grad.reshape(-1, features)
+        d = g * ctx.parents[1].data
+        sum_d = d.sum(axis=1, keepdims=True)
+        sum_dx = np.einsum("ij,ij->i", d, x_hat)[:, None]
+        d *= features
+        d -= sum_d
+        d -= x_hat * sum_dx
+        d *= inv_std / features
+        return d.reshape(grad.shape), np.einsum("ij,ij->j", g, x_hat), g.sum(axis=0)
+        #% endsolution
+
+
+class AcceleratedLayerNorm(AcceleratedLayer):
+    """Module 13's LayerNorm over (rows, D), with two full-size arrays instead of five.
+
+    x (..., D) -> same. The centred input becomes x̂ in place, the variance is a row-wise einsum
+    of it with itself (no squared array), and the output is written once and shifted in place;
+    backward keeps x̂ and 1/σ (one value per row), as module 13 does.
+    """
+
+    def __init__(self, layernorm: LayerNorm):
+        self.layernorm = layernorm
+
+    def forward(self, x: Tensor) -> Tensor:
+        ln = self.layernorm
+        if x.shape[-1] != ln.normalized_shape:
+            raise ValueError(f"AcceleratedLayerNorm expects (..., {ln.normalized_shape}), got {x.shape}")
+        #% solution hint="rows = x.data.reshape(-1, D); x_hat = rows - rows.mean(1, keepdims=True); var = np.einsum('ij,ij->i', x_hat, x_hat)[:, None] / D; inv_std = 1 / np.sqrt(var + eps) (in x's dtype); x_hat *= inv_std; out = x_hat * gamma, += beta; reshape like x; Tensor._make(out, AcceleratedLayerNormBackward, x, gamma, beta, x_hat=x_hat, inv_std=inv_std)."
+        features = ln.normalized_shape
+        rows = x.data.reshape(-1, features)
+        x_hat = rows - rows.mean(axis=1, keepdims=True)
+        variance = np.einsum("ij,ij->i", x_hat, x_hat)[:, None] / features
+        inv_std = 1 / np.sqrt(variance + x.dtype.type(ln.eps))
+        x_hat *= inv_std
+        out = x_hat * ln.gamma.data
+        out += ln.beta.data
+        return Tensor._make(out.reshape(x.shape), AcceleratedLayerNormBackward, x, ln.gamma, ln.beta,
+                            x_hat=x_hat, inv_std=inv_std)
+        #% endsolution
+
+    def __repr__(self) -> str:
+        return f"Accelerated{self.layernorm!r}"
+
+
 def accelerated_layer(layer, chunk: int = 4, workers: int = 1, threads=None):
     """The accelerated version of one layer, or None when there is none (the layer is kept)."""
     if isinstance(layer, Conv2d):
@@ -826,6 +883,8 @@ def accelerated_layer(layer, chunk: int = 4, workers: int = 1, threads=None):
         return AcceleratedMultiHeadAttention(layer)
     if isinstance(layer, GELU):
         return AcceleratedGELU()
+    if isinstance(layer, LayerNorm):
+        return AcceleratedLayerNorm(layer)
     if isinstance(layer, Linear):
         return AcceleratedLinear(layer)
     return None
@@ -834,8 +893,8 @@ def accelerated_layer(layer, chunk: int = 4, workers: int = 1, threads=None):
 def accelerate(model, chunk: int = 4, workers: int = 1):
     """A new model computing what ``model`` computes on the accelerated path; ``model`` is unchanged.
 
-    Conv2d, BatchNorm2d, MaxPool2d (stride == kernel), MultiHeadAttention, Linear and GELU become their
-    ``Accelerated*`` versions; in a Sequential a BatchNorm2d followed by a ReLU becomes one fused
+    Conv2d, BatchNorm2d, MaxPool2d (stride == kernel), MultiHeadAttention, Linear, GELU and LayerNorm
+    become their ``Accelerated*`` versions; in a Sequential a BatchNorm2d followed by a ReLU becomes one fused
     layer. Other layers are rebuilt around their accelerated sub-layers (a shallow copy) or kept.
     Parameters are shared, so ``model.parameters()`` and the result's are the same tensors.
     Convolutions run in chunks of ``chunk`` images on ``workers`` threads, and BatchNorm and pooling

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from tinytorch_grader import temp_folders
+
 SKIPPED_PARTS = {".git", ".venv", "__pycache__", ".tito"}
 """Folders of a submission that are never graded nor sent to a worker."""
 POLL_SECONDS = 0.05
@@ -70,8 +72,8 @@ def grade_submission(archive: Path, submission: Path, owned: tuple[str, ...], na
     started = time.monotonic()
     outcome = {"name": name, "status": "graded", "reason": None, "results": None, "report": None,
                "submitted": {}, "worker": f"{socket.gethostname()}:{os.getpid()}"}
-    with tempfile.TemporaryDirectory(prefix="grade-one-") as scratch:
-        target = Path(scratch) / "results.json"
+    with temp_folders.folder("tinytorch-batch-") as scratch:  # a killed worker's folder is swept later
+        target = scratch / "results.json"
         try:
             outcome["results"] = grade_with_bundle(archive, submission, target)
             failure = grader_failure(outcome["results"])
@@ -108,8 +110,8 @@ def owned_files(submission: Path, owned: tuple[str, ...]) -> dict[str, str]:
 
     found = {}
     try:
-        with tempfile.TemporaryDirectory(prefix="owned-") as scratch:
-            unpacked = Path(scratch) / "submission"
+        with temp_folders.folder("tinytorch-batch-") as scratch:
+            unpacked = scratch / "submission"
             place_submission(submission, unpacked)
             for relative in owned:
                 path = find_submitted(relative, unpacked)
@@ -150,8 +152,6 @@ class LocalPool:
                     kill_tree(process.pid)
                     process.wait()
                 if running:  # a killed grader cannot remove its folders: do it for it
-                    from tinytorch_grader import temp_folders
-
                     temp_folders.sweep()
 
     def _start(self, archive: Path, owned: tuple[str, ...], task: Task, out: Path) -> subprocess.Popen:
@@ -211,10 +211,10 @@ class DaskEngine:
 
 def grade_packed(bundle: bytes, submission_zip: bytes, owned: tuple[str, ...], name: str) -> dict:
     """``grade_submission`` on a worker that has only bytes: the bundle and the zipped submission."""
-    with tempfile.TemporaryDirectory(prefix="dask-grade-") as scratch:
-        archive = Path(scratch) / "gradescope.zip"
+    with temp_folders.folder("tinytorch-batch-") as scratch:
+        archive = scratch / "gradescope.zip"
         archive.write_bytes(bundle)
-        submission = Path(scratch) / f"{name or 'submission'}.zip"
+        submission = scratch / f"{name or 'submission'}.zip"
         submission.write_bytes(submission_zip)
         return grade_submission(archive, submission, tuple(owned), name)
 
@@ -294,10 +294,8 @@ def kill_tree(pid: int) -> None:
         if not alive or not descendants(pid):
             break
         time.sleep(POLL_SECONDS)
-    from tinytorch_grader.temp_folders import identity  # None once a process has finished
-
-    deadline = time.monotonic() + DEATH_SECONDS
-    while any(identity(member) for member in signalled) and time.monotonic() < deadline:
+    deadline = time.monotonic() + DEATH_SECONDS  # identity is None once a process has finished
+    while any(temp_folders.identity(member) for member in signalled) and time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
 
 
