@@ -221,13 +221,14 @@ def test_accelerated_gelu_by_hand():
     np.testing.assert_allclose(x.grad.data, [0.5, 1.0860993, -0.0860993], rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("shape, offset", [((3, 5, 8), 0.0), ((7, 16), 50.0)])
+@pytest.mark.parametrize("shape, offset", [((3, 5, 8), 0.0), ((7, 16), 1000.0)])
 def test_accelerated_layernorm_matches_module_13(shape, offset):
+    """With a mean 1,000 times the spread, a variance taken as E[x²] - mean² in float32 is off by percents."""
     layernorm = LayerNorm(shape[-1])
     rng = np.random.default_rng(21)
     layernorm.gamma = Tensor(rng.uniform(0.5, 1.5, shape[-1]).astype(np.float32), requires_grad=True)
     layernorm.beta = Tensor(rng.standard_normal(shape[-1]).astype(np.float32), requires_grad=True)
-    x = _images(shape, seed=22) * 3 + np.float32(offset)  # a large mean: x̂ must come from centred values
+    x = _images(shape, seed=22) + np.float32(offset)
     _assert_same_values_and_gradients(layernorm, AcceleratedLayerNorm(layernorm), x)
 
 
