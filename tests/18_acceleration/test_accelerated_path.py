@@ -252,6 +252,8 @@ def test_accelerate_reaches_every_layernorm_of_a_gpt():
     assert not any(isinstance(block.ln1, AcceleratedLayerNorm) for block in gpt.blocks)  # the original is kept
     originals = [norm for block in gpt.blocks for norm in (block.ln1, block.ln2)] + [gpt.ln_f]
     assert all(fast_norm.layernorm is norm for fast_norm, norm in zip(norms, originals))  # shared parameters
+    tokens = np.random.default_rng(24).integers(0, 13, (2, 5))
+    np.testing.assert_allclose(fast(Tensor(tokens)).data, gpt(Tensor(tokens)).data, **TOLERANCE)
 
 
 def test_accelerate_rewrites_a_cnn_and_shares_its_parameters():
