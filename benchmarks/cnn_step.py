@@ -152,8 +152,9 @@ def profile_accelerated(args, choice) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
 
 
-def conv_gemms(batch: int, chunk: int) -> list[tuple[str, tuple[int, int, int], int]]:
-    """Every GEMM of one accelerated step's convolutions: (what, (M, K, N), how many per step).
+def conv_gemms(batch: int, chunk: int) -> list[tuple[str, tuple[int, int, int], int, bool]]:
+    """Every GEMM of one accelerated step's convolutions: (what, (M, K, N), how many per step,
+    whether its left side is a transposed view).
 
     Per chunk of images: forward cols (rows, 9·C) @ (9·C, F); weight gradient (F, rows) @ (rows, 9·C),
     its left side the transposed (rows, F) output gradient; input gradient (rows, 9·F) @ (9·F, C),
@@ -166,10 +167,10 @@ def conv_gemms(batch: int, chunk: int) -> list[tuple[str, tuple[int, int, int], 
             continue
         c, f = spec
         rows, calls = chunk * size * size, -(-batch // chunk)
-        gemms += [(f"{c}->{f} at {size}x{size} forward", (rows, 9 * c, f), calls),
-                  (f"{c}->{f} at {size}x{size} weight gradient", (f, rows, 9 * c), calls)]
+        gemms += [(f"{c}->{f} at {size}x{size} forward", (rows, 9 * c, f), calls, False),
+                  (f"{c}->{f} at {size}x{size} weight gradient", (f, rows, 9 * c), calls, True)]
         if c != 3:
-            gemms.append((f"{c}->{f} at {size}x{size} input gradient", (rows, 9 * f, c), calls))
+            gemms.append((f"{c}->{f} at {size}x{size} input gradient", (rows, 9 * f, c), calls, False))
     return gemms
 
 
@@ -186,8 +187,9 @@ def gemm_floor(args, choice) -> None:
     total_flop, total_ms = 0, 0.0
     print(f"  {'GEMM (per chunk of ' + str(args.chunk) + ' images)':<40}{'M x K x N':>20}{'calls':>7}{'GFLOP/s':>9}{'ms/step':>9}")
     with choice.limit(1):
-        for name, (m, k, n), calls in conv_gemms(args.batch, args.chunk):
-            a = rng.standard_normal((k, m), dtype=np.float32).T if "weight" in name else rng.standard_normal((m, k), dtype=np.float32)
+        for name, (m, k, n), calls, transposed in conv_gemms(args.batch, args.chunk):
+            a = rng.standard_normal((k, m) if transposed else (m, k), dtype=np.float32)
+            a = a.T if transposed else a
             b = rng.standard_normal((k, n), dtype=np.float32)
             out = a @ b
             times = []

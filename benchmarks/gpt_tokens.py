@@ -3,8 +3,8 @@
 The model of milestones/05_2017_transformer/shakespeare_gpt.py (4 pre-norm blocks, width 128,
 4 heads, context 64, vocabulary 65, batch 64), one AdamW step per batch on random tokens, for
 module 13's GPT as built, the same GPT after ``accelerate`` (module 18: fused attention, GELU and
-LayerNorm, every Linear as one 2-D GEMM), and PyTorch CPU when installed (optional). Variants alternate in one process (rotating order,
-medians); threads, BLAS kernels and the allocator are chosen on purpose and printed (coursetools.threads
+LayerNorm, every Linear as one 2-D GEMM), and PyTorch CPU when installed (optional). Variants
+alternate in one process (rotating order, medians); threads, BLAS kernels and the allocator are chosen on purpose and printed (coursetools.threads
 and .allocator, as in cnn_step.py); results go to benchmarks/results/.
 
     python benchmarks/gpt_tokens.py [--repeats 7] [--threads N] [--return-memory]

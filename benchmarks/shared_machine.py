@@ -6,8 +6,8 @@ the slowdown is its median wall time beside the neighbour over its median alone 
 and after together). One run of a command that takes a second says little: process start-up
 beside a busy neighbour swings by a factor of 1.7 from run to run (0.77-1.30 s for module 09's
 tests, measured here), so the short commands need the medians. The neighbour starts ``--settle``
-seconds before the command, so the load average the command reads when it chooses its threads
-(coursetools.threads) already shows the neighbour, as it would for a job that was running first.
+seconds before the command, as a job that was running first would; the "load at start" column is
+the load average then (the command's own thread plan measures busy cores, coursetools.threads).
 
     python benchmarks/shared_machine.py [--settle 60] [--repeats 3] [--only NAME ...]
 """

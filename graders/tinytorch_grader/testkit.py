@@ -5,15 +5,18 @@ runs in the student's sandboxed process (``tinytorch_grader.remote``). These hel
 process where the code runs, so a test reads the same either way:
 
 - ``object_id(obj, "data")``: ``id()`` of ``obj.data`` where ``obj`` lives (is it updated in place?);
-- ``peak_bytes(fn, *args)``: ``fn(*args)`` under tracemalloc there: ``(result, peak bytes)``.
+- ``peak_bytes(fn, *args)``: ``fn(*args)`` under tracemalloc there: ``(result, peak bytes)``;
+- ``fastest_passes(run, tensor_class, data, upstream)``: the fastest forward and backward seconds of
+  ``run`` (student's or reference's), timed apart, for the speed tests' same-run ratios.
 
-Both numbers come from the process that runs the code, so they check honest implementations
+The first two numbers come from the process that runs the code, so they check honest implementations
 (in place or not, allocation-free or not); a hostile submission could misreport them and so gains
 at most the points of those checks, never the points of a value check.
 """
 
 from __future__ import annotations
 
+import time
 import types
 
 
@@ -49,3 +52,23 @@ def peak_bytes(function, *args, **kwargs):
 
     result, peak = measured(function, args, kwargs)
     return result, peak
+
+
+def fastest_passes(run, tensor_class, data, upstream, repeats: int = 7, **kwargs) -> tuple[float, float]:
+    """(forward seconds, backward seconds) of ``run(x, **kwargs)`` and its backward, each the fastest of
+    ``repeats``; ``x`` is built from ``data`` with ``tensor_class`` (the Tensor of the code under test).
+
+    Timed apart, so a slow forward cannot hide behind a backward that takes twice as long; the
+    minimum, not the median, because on a loaded machine most runs of a millisecond call are
+    interrupted and the fastest run is the one that measures the code rather than the load.
+    """
+    forward, backward = [], []
+    for _ in range(repeats):
+        x = tensor_class(data, requires_grad=True)
+        start = time.perf_counter()
+        out = run(x, **kwargs)
+        middle = time.perf_counter()
+        out.backward(upstream)
+        forward.append(middle - start)
+        backward.append(time.perf_counter() - middle)
+    return min(forward), min(backward)

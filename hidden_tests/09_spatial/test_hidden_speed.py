@@ -9,11 +9,11 @@ a stride-2 convolution of a 1 x 4 x 256 x 256 input (again 16,384 output pixels)
 backward, whose column-gradient GEMM has one row per output pixel too.
 """
 
-import time
 
 import numpy as np
 
 from tinytorch.core import spatial
+from tinytorch_grader.testkit import fastest_passes
 
 SHAPE = (1, 4, 128, 128)
 STRIDED_SHAPE = (1, 4, 256, 256)
@@ -21,22 +21,9 @@ FILTERS = 8
 
 
 def _conv_times(module, x_data, upstream, stride=1, repeats=7):
-    """Fastest forward and backward seconds of one Conv2d of ``module`` (student or reference).
-
-    The minimum over repeats, not the median: on a loaded machine most runs of a millisecond call
-    are interrupted, and the fastest run is the one that measures the code rather than the load.
-    """
+    """Fastest forward and backward seconds of one Conv2d of ``module`` (student or reference)."""
     conv = module.Conv2d(x_data.shape[1], FILTERS, 3, stride=stride, padding=1, rng=np.random.default_rng(0))
-    forward, backward = [], []
-    for _ in range(repeats):
-        x = module.Tensor(x_data, requires_grad=True)
-        start = time.perf_counter()
-        out = conv(x)
-        middle = time.perf_counter()
-        out.backward(upstream)
-        forward.append(middle - start)
-        backward.append(time.perf_counter() - middle)
-    return min(forward), min(backward)
+    return fastest_passes(conv, module.Tensor, x_data, upstream, repeats)
 
 
 def _ratios(reference_module, shape=SHAPE, stride=1):

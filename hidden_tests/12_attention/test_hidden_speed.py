@@ -11,12 +11,12 @@ Each shape runs a stack of attention layers per measurement, so the time measure
 own and not the cost of one call.
 """
 
-import time
 
 import numpy as np
 
 from tinytorch.core import attention
 from tinytorch.core.tensor import Tensor
+from tinytorch_grader.testkit import fastest_passes
 
 SHAPES = {  # name: (embed_dim, num_heads, input shape (B, T, D), layers in the stack)
     "long sequences": (64, 4, (8, 64, 64), 2),
@@ -38,31 +38,17 @@ def _stack(attention_module, embed_dim, num_heads, depth):
     return run
 
 
-def _pass_times(stack, tensor_class, x_data, upstream, repeats=7):
-    """Fastest forward and backward seconds of one stack, its input built with the stack's own Tensor."""
-    forward, backward = [], []
-    for _ in range(repeats):
-        x = tensor_class(x_data, requires_grad=True)
-        start = time.perf_counter()
-        out = stack(x)
-        middle = time.perf_counter()
-        out.backward(upstream)
-        forward.append(middle - start)
-        backward.append(time.perf_counter() - middle)
-    return min(forward), min(backward)
-
-
 def _ratios(reference_module, embed_dim, num_heads, shape, depth):
     reference_attention = reference_module("tinytorch.core.attention")
     ours = _stack(attention, embed_dim, num_heads, depth)
     theirs = _stack(reference_attention, embed_dim, num_heads, depth)
     rng = np.random.default_rng(1)
     x, upstream = rng.standard_normal(shape).astype(np.float32), rng.standard_normal(shape).astype(np.float32)
-    _pass_times(ours, Tensor, x, upstream, repeats=1)
-    _pass_times(theirs, reference_attention.Tensor, x, upstream, repeats=1)
+    fastest_passes(ours, Tensor, x, upstream, repeats=1)
+    fastest_passes(theirs, reference_attention.Tensor, x, upstream, repeats=1)
     forward, backward = [], []
     for _ in range(3):  # alternate, so machine noise hits both alike
-        mine, reference = _pass_times(ours, Tensor, x, upstream), _pass_times(theirs, reference_attention.Tensor, x, upstream)
+        mine, reference = fastest_passes(ours, Tensor, x, upstream), fastest_passes(theirs, reference_attention.Tensor, x, upstream)
         forward.append(mine[0] / reference[0])
         backward.append(mine[1] / reference[1])
     return float(np.median(forward)), float(np.median(backward))

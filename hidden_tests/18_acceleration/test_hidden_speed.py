@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tinytorch.perf import acceleration
+from tinytorch_grader.testkit import fastest_passes
 
 
 def _fastest_call_ms(fn, *args, repeats=7, **kwargs):
@@ -99,21 +100,6 @@ def _kernels(module):
     }
 
 
-def _fastest_passes(module, layer, data, upstream, kwargs, repeats=7):
-    """(forward ms, backward ms), each the fastest of ``repeats``: timed apart, so a slow forward
-    cannot hide behind a backward that takes twice as long."""
-    forward, backward = [], []
-    for _ in range(repeats):
-        x = module.Tensor(data, requires_grad=True)
-        start = time.perf_counter()
-        out = layer(x, **kwargs)
-        middle = time.perf_counter()
-        out.backward(upstream)
-        forward.append(middle - start)
-        backward.append(time.perf_counter() - middle)
-    return 1e3 * min(forward), 1e3 * min(backward)
-
-
 def test_every_accelerated_kernel_keeps_pace_with_the_reference(reference_module, max_ratio, record_metric):
     """Ratios per kernel and pass, student and reference alternating in the same run (never a sum)."""
     reference = reference_module("tinytorch.perf.acceleration")
@@ -123,8 +109,8 @@ def test_every_accelerated_kernel_keeps_pace_with_the_reference(reference_module
     for name, (layer, shape, kwargs) in ours.items():
         data = rng.standard_normal(shape).astype(np.float32)
         upstream = rng.standard_normal(layer(acceleration.Tensor(data), **kwargs).shape).astype(np.float32)
-        pairs = [(_fastest_passes(acceleration, layer, data, upstream, kwargs, repeats=3),
-                  _fastest_passes(reference, theirs[name][0], data, upstream, kwargs, repeats=3)) for _ in range(3)]
+        pairs = [(fastest_passes(layer, acceleration.Tensor, data, upstream, 3, **kwargs),
+                  fastest_passes(theirs[name][0], reference.Tensor, data, upstream, 3, **kwargs)) for _ in range(3)]
         forward = float(np.median([student[0] / ref[0] for student, ref in pairs]))
         backward = float(np.median([student[1] / ref[1] for student, ref in pairs]))
         kernel = name.split(" ")[0]
