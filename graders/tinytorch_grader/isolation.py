@@ -27,10 +27,12 @@ import os
 import platform
 import subprocess
 import sys
+import shutil
 import sysconfig
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tinytorch_grader import temp_folders
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -164,12 +166,14 @@ class Namespaces:
         self.pivot = SYS_PIVOT_ROOT.get(platform.machine())
         if view and self.pivot is None:
             raise OSError(f"no pivot_root syscall number known for {platform.machine()}")
-        self.staging = tempfile.mkdtemp(prefix="tinytorch-root-") if view else ""
+        self.staging = str(temp_folders.make("tinytorch-root-")) if view else ""
+        """Marked with its maker like the grader's other temp folders, so a sweep removes it after a
+        kill; the child's tmpfs, mounted over it, hides the mark from the submission."""
 
     def close(self) -> None:
         """Remove the staging folder (the parent's copy: the child's mounts live in its namespace)."""
         if self.staging:
-            os.rmdir(self.staging)
+            shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = ""
 
     def enter(self, cwd: Path | None) -> None:

@@ -17,10 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-PREFIXES = ("tinytorch-grade-", "tinytorch-run-", "tinytorch-autograder-", "tinytorch-batch-")
+PREFIXES = ("tinytorch-grade-", "tinytorch-run-", "tinytorch-autograder-", "tinytorch-batch-", "tinytorch-root-")
 """What the grader (``run.py``: a grading's tree, a group's run folder), ``make grade``
 (``coursetools.grade.submission``: the unpacked bundle) and ``make grade-batch``'s workers
-(``coursetools.grade.engines``: a submission's results, its unpacked files, a Dask task's bytes) make."""
+(``coursetools.grade.engines``: a submission's results, its unpacked files, a Dask task's bytes) make,
+and the empty mount point under which ``isolation`` builds a sandbox's root."""
 OWNER_FILE = ".owner"
 UNMARKED_AGE_SECONDS = 600
 """A folder without an owner file (made by an older release, or its maker was killed between

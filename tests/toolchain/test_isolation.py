@@ -187,6 +187,20 @@ def test_a_view_refuses_the_whole_filesystem_and_missing_folders(tmp_path):
         isolation.View(read_only=[tmp_path], read_write=[tmp_path]).steps()
 
 
+def test_the_staging_root_is_marked_with_its_maker_and_goes_on_close(tmp_path, monkeypatch):
+    """The empty mount point a view is built under: a sweep removes it once its grader is killed."""
+    from tinytorch_grader import temp_folders
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    namespaces = isolation.Namespaces(network=False, ipc=False, view=isolation.View(read_only=[tmp_path]))
+    staging = Path(namespaces.staging)
+    assert staging.parent == tmp_path and staging.name.startswith("tinytorch-root-")
+    mark = (staging / temp_folders.OWNER_FILE).read_text(encoding="utf-8")
+    assert mark == temp_folders.identity(os.getpid()) and not temp_folders.abandoned(staging)
+    namespaces.close()
+    assert not staging.exists() and namespaces.staging == ""
+
+
 @as_root
 def test_leftovers_in_shared_folders_go_at_any_depth_but_given_folders_stay(tmp_path):
     uid = sandbox.choose_uid(3)

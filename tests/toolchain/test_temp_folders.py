@@ -82,10 +82,10 @@ def test_a_grading_removes_what_a_killed_grader_left_and_leaves_nothing_itself(r
     try:
         monkeypatch.setenv("TMPDIR", str(top))
         monkeypatch.setattr("tempfile.tempdir", str(top))
-        dead = killed_grader_folder(top)
+        dead, dead_root = killed_grader_folder(top), killed_grader_folder(top, "tinytorch-root-")
         results = grade_with_bundle(released_01["gradescope"], released_01["solution"], top / "out" / "results.json")
         assert results["score"] == results["extra_data"]["max_score"]
-        assert not dead.exists()
+        assert not dead.exists() and not dead_root.exists()
         assert sorted(p.name for p in top.iterdir()) == ["out"]
     finally:
         shutil.rmtree(top, ignore_errors=True)
