@@ -8,6 +8,7 @@ even where the absolute times do not.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import time
@@ -21,15 +22,24 @@ from coursetools.threads import blas_description, load_average, usable_cores
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def rounds(variants: dict, repeats: int) -> dict[str, float]:
+SETTLE_SECONDS = float(os.environ.get("TINYTORCH_BENCH_SETTLE", "0.15"))
+"""Pause before each timed run. Thread pools spin before they sleep: OpenBLAS's workers for about
+100 ms after module 09's step, PyTorch's OpenMP threads about 10 ms after its step
+(``python benchmarks/idle_spin.py`` measures both); without a pause that spinning
+takes a core from whichever variant runs next. 0 turns the pause off."""
+
+
+def rounds(variants: dict, repeats: int, settle: float = SETTLE_SECONDS) -> dict[str, float]:
     """Median ms per variant: one warm-up each, then ``repeats`` rounds, one run of each per
-    round, the order rotated every round so no variant always follows the same one."""
+    round, the order rotated every round so no variant always follows the same one, and
+    ``settle`` seconds of pause before each run (outside its time)."""
     names = list(variants)
     for name in names:
         variants[name]()
     times = {name: [] for name in names}
     for r in range(repeats):
         for name in names[r % len(names):] + names[:r % len(names)]:
+            time.sleep(settle)
             start = time.perf_counter()
             variants[name]()
             times[name].append(time.perf_counter() - start)
