@@ -25,9 +25,9 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import shutil
 import subprocess
 import sys
-import shutil
 import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tinytorch_grader import isolation, sandbox
+from tinytorch_grader import isolation, sandbox, temp_folders
 
 ROOT = Path(__file__).resolve().parents[2]
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="namespaces and a sandbox uid need root")
@@ -189,8 +189,6 @@ def test_a_view_refuses_the_whole_filesystem_and_missing_folders(tmp_path):
 
 def test_the_staging_root_is_marked_with_its_maker_and_goes_on_close(tmp_path, monkeypatch):
     """The empty mount point a view is built under: a sweep removes it once its grader is killed."""
-    from tinytorch_grader import temp_folders
-
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     namespaces = isolation.Namespaces(network=False, ipc=False, view=isolation.View(read_only=[tmp_path]))
     staging = Path(namespaces.staging)
