@@ -2,12 +2,13 @@
 
 The model of milestones/05_2017_transformer/shakespeare_gpt.py (4 pre-norm blocks, width 128,
 4 heads, context 64, vocabulary 65, batch 64), one AdamW step per batch on random tokens, for
-module 13's GPT as built, the same GPT after ``accelerate`` (module 18: fused attention, GELU and
-LayerNorm, every Linear as one 2-D GEMM), and PyTorch CPU when installed (optional). Variants
+module 13's GPT as built, the same GPT after ``accelerate(model, workers=N)`` (module 18: fused
+attention, GELU and LayerNorm, every Linear as 2-D GEMMs; each layer splits its rows over N worker
+threads, BLAS at one thread each), and PyTorch CPU when installed (optional). Variants
 alternate in one process (rotating order, medians); threads, BLAS kernels and the allocator are chosen on purpose and printed (coursetools.threads
 and .allocator, as in cnn_step.py); results go to benchmarks/results/.
 
-    python benchmarks/gpt_tokens.py [--repeats 7] [--threads N] [--return-memory]
+    python benchmarks/gpt_tokens.py [--repeats 7] [--threads N] [--workers N] [--return-memory]
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from tinytorch.perf.acceleration import accelerate
 VOCAB, WIDTH, LAYERS, HEADS, CONTEXT, BATCH = 65, 128, 4, 4, 64, 64
 
 
-def tinytorch_step(rng: np.random.Generator, accelerated: bool):
+def tinytorch_step(rng: np.random.Generator, workers: int | None):
+    """One training step of module 13's GPT, or of its accelerated copy on ``workers`` threads."""
     model = GPT(VOCAB, WIDTH, LAYERS, HEADS, max_seq_len=CONTEXT, rng=rng)
-    model = accelerate(model) if accelerated else model
+    model = accelerate(model, workers=workers) if workers else model
     optimizer = AdamW(model.parameters(), lr=1e-3)
     x, y = rng.integers(0, VOCAB, (BATCH, CONTEXT)), rng.integers(0, VOCAB, (BATCH, CONTEXT))
 
@@ -91,17 +93,18 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
     parser.add_argument("--out", type=Path, default=RESULTS / "gpt_tokens.json", help="where the JSON result goes")
     add_memory_option(parser)
-    add_thread_options(parser, workers=False)
+    add_thread_options(parser)
     args = parser.parse_args()
     allocator = choose_allocator(args.return_memory)
-    choice = choose_threads(args.threads, max_workers=1)
+    choice = choose_threads(args.threads, args.workers)
     print(choice.describe())
     print(kernel_note())
     print(allocator)
     load_before = load_average()
     rng = np.random.default_rng(0)
-    variants = {"tinytorch, modules 12-13": with_blas_threads(choice, choice.total, tinytorch_step(rng, False)),
-                "tinytorch, accelerated (fused attention, GELU, LayerNorm, 2-D Linear)": with_blas_threads(choice, choice.total, tinytorch_step(rng, True))}
+    variants = {"tinytorch, modules 12-13": with_blas_threads(choice, choice.total, tinytorch_step(rng, None)),
+                f"tinytorch, accelerated ({choice.workers} worker(s))": with_blas_threads(
+                    choice, choice.blas_threads, tinytorch_step(rng, choice.workers))}
     torch_version = None
     if not args.no_torch:
         try:

@@ -256,6 +256,31 @@ def test_accelerate_reaches_every_layernorm_of_a_gpt():
     np.testing.assert_allclose(fast(Tensor(tokens)).data, gpt(Tensor(tokens)).data, **TOLERANCE)
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_gpt_on_two_threads_matches_module_13_values_and_gradients(batch):
+    """Every layer of the accelerated GPT splits its rows (or batch items) over 2 workers; an odd
+    row count (3 x 5 = 15 rows: 8 and 7) and a batch of one (attention on one worker) included."""
+    from tinytorch.core.losses import CrossEntropyLoss
+
+    gpt = GPT(vocab_size=11, embed_dim=8, num_layers=2, num_heads=2, max_seq_len=5, rng=np.random.default_rng(31))
+    fast = accelerate(gpt, workers=2)
+    block = fast.blocks[0]
+    assert all(layer.workers == 2 for layer in (block.ln1, block.attention, *block.attention.projections,
+                                                 block.mlp.fc1, block.mlp.activation, fast.lm_head))
+    rng = np.random.default_rng(32)
+    tokens, targets = rng.integers(0, 11, (batch, 5)), rng.integers(0, 11, batch * 5)
+    results = []
+    for model in (gpt, fast):
+        model.zero_grad()
+        logits = model(Tensor(tokens))
+        CrossEntropyLoss()(logits.reshape(-1, 11), targets).backward()
+        results.append((logits.data, [p.grad.data.copy() for p in model.parameters()]))
+    np.testing.assert_allclose(results[1][0], results[0][0], **TOLERANCE, err_msg="logits differ")
+    assert len(results[1][1]) == len(results[0][1])
+    for fast_grad, plain_grad in zip(results[1][1], results[0][1]):
+        np.testing.assert_allclose(fast_grad, plain_grad, **TOLERANCE, err_msg="parameter gradients differ")
+
+
 def test_accelerate_rewrites_a_cnn_and_shares_its_parameters():
     rng = np.random.default_rng(11)
     model = Sequential(Conv2d(3, 4, 3, padding=1, rng=rng), BatchNorm2d(4), ReLU(), MaxPool2d(2),

@@ -258,8 +258,6 @@ def as_nchw(x_nhwc: np.ndarray) -> np.ndarray:
     return x_nhwc.transpose(0, 3, 1, 2)
 
 
-class AcceleratedLayer(Layer):
-    """Marker base of the accelerated family: ``accelerate`` leaves these as they are."""
 
 
 def im2col_nhwc(padded: np.ndarray, kernel: tuple[int, int], stride: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -358,6 +356,18 @@ def map_parts(work: Callable, parts: list[slice], threads) -> list:
     if threads is None or len(parts) == 1:
         return [work(part) for part in parts]
     return list(threads.map(work, parts))
+
+
+class AcceleratedLayer(Layer):
+    """Base of the accelerated family (``accelerate`` leaves these as they are): ``workers``
+    threads from a shared pool (``threads``; None runs everything on the calling thread)."""
+
+    workers, threads = 1, None
+
+    def share(self, work: Callable[[slice], object], count: int) -> list:
+        """``work(part)`` for each worker's contiguous share of ``range(count)`` (rows, images or
+        batch items), on the layer's threads; the results in order."""
+        return map_parts(work, image_parts(count, self.workers), self.threads)
 
 
 def _check_workers(chunk: int, workers: int, threads) -> None:
@@ -630,7 +640,7 @@ class AcceleratedMaxPool2d(AcceleratedLayer):
 
     def map_images(self, work: Callable[[slice], None], batch: int) -> None:
         """``work(images)`` for each worker's share of the batch, on the threads."""
-        map_parts(work, image_parts(batch, self.workers), self.threads)
+        self.share(work, batch)
 
     def forward(self, x: Tensor) -> Tensor:
         #% solution name="AcceleratedMaxPool2d.forward" hint="x_nhwc = channels_last(x.data); out = empty (N, H // k, W // k, C); per part of images (self.map_images): blocks = pool_blocks(x_nhwc[part], k); copy blocks[:, :, 0, :, 0] into out[part], then np.maximum(out[part], blocks[:, :, di, :, dj], out=out[part]) for the other offsets; return as_nchw(out) made with AcceleratedMaxPool2dBackward, saving layer, out and kernel."
@@ -656,88 +666,130 @@ class AcceleratedMaxPool2d(AcceleratedLayer):
 
 
 class AcceleratedLinearBackward(Function):
-    """Linear's gradients as three 2-D GEMMs over all rows at once: with X (R, in) and G (R, out),
-    R = every leading position flattened, dX = G Wᵀ, dW = Xᵀ G (one GEMM, not one per batch item
-    followed by a sum), db = Σ_rows G."""
+    """Linear's gradients as 2-D GEMMs over the rows: with X (R, in) and G (R, out), R = every
+    leading position flattened, dX = G Wᵀ (each worker its rows), dW = Xᵀ G (one GEMM per worker,
+    not one per batch item, then the workers' parts added) and db = Σ_rows G."""
 
     @staticmethod
     def backward(ctx, grad):
-        #% solution hint="x2 = x.reshape(-1, in), g2 = grad.reshape(-1, out); dW = x2.T @ g2; dx = (g2 @ W.T) reshaped like x; db = g2.sum(0) when there is a bias."
+        #% solution name="AcceleratedLinearBackward.backward" hint="x2 = x.reshape(-1, in), g2 = grad.reshape(-1, out); grad_x = empty like x2; per worker's rows (layer.share over R): np.matmul(g2[rows], W.T, out=grad_x[rows]) and return (x2[rows].T @ g2[rows], g2[rows].sum(0)); dW and db are the sums of the parts; dx is grad_x reshaped like x; db only when there is a bias."
         x, weight = ctx.parents[0].data, ctx.parents[1].data
         g2 = grad.reshape(-1, weight.shape[1])
         x2 = x.reshape(-1, weight.shape[0])
-        grads = [(g2 @ weight.T).reshape(x.shape), x2.T @ g2]
+        grad_x = np.empty(x2.shape, dtype=np.result_type(g2, weight))
+
+        def rows_part(rows: slice) -> tuple[np.ndarray, np.ndarray]:
+            np.matmul(g2[rows], weight.T, out=grad_x[rows])
+            return x2[rows].T @ g2[rows], g2[rows].sum(axis=0)
+
+        parts = ctx.saved["layer"].share(rows_part, g2.shape[0])
+        grads = [grad_x.reshape(x.shape), sum(part[0] for part in parts)]
         if len(ctx.parents) == 3:
-            grads.append(g2.sum(axis=0))
+            grads.append(sum(part[1] for part in parts))
         return tuple(grads)
         #% endsolution
 
 
 class AcceleratedLinear(AcceleratedLayer):
-    """Module 03's Linear with every leading axis folded into the rows of one 2-D GEMM.
+    """Module 03's Linear with every leading axis folded into the rows of 2-D GEMMs.
 
     x (..., in) -> (..., out). NumPy's matmul of a (B, T, in) array by an (in, out) matrix, and
-    above all its backward ((B, in, T) @ (B, T, out) then a sum over B), runs B small products; one
-    (B·T, in) @ (in, out) product gives BLAS a matrix big enough to run at full speed.
+    above all its backward ((B, in, T) @ (B, T, out) then a sum over B), runs B small products; a
+    (B·T, in) @ (in, out) product gives BLAS a matrix big enough to run at full speed. With
+    ``workers`` > 1 each worker multiplies its share of the rows (BLAS at one thread each).
     """
 
-    def __init__(self, linear: Linear):
-        self.linear = linear
+    def __init__(self, linear: Linear, workers: int = 1, threads=None):
+        _check_workers(1, workers, threads)
+        self.linear, self.workers, self.threads = linear, workers, threads
 
     def forward(self, x: Tensor) -> Tensor:
         linear = self.linear
         if x.shape[-1] != linear.in_features:
             raise ValueError(f"AcceleratedLinear expects (..., {linear.in_features}), got {x.shape}")
-        #% solution hint="out = x.data.reshape(-1, in) @ W (one 2-D GEMM); += bias; reshape to (*x.shape[:-1], out); parents x, W (and b) with AcceleratedLinearBackward."
-        out = x.data.reshape(-1, linear.in_features) @ linear.weight.data
-        if linear.bias is not None:
-            out += linear.bias.data
-        out = out.reshape(*x.shape[:-1], linear.out_features)
+        #% solution name="AcceleratedLinear.forward" hint="rows = x.data.reshape(-1, in); out = empty (R, out); per worker's rows (self.share over R): np.matmul(rows[part], W, out=out[part]), += bias; reshape to (*x.shape[:-1], out); parents x, W (and b) with AcceleratedLinearBackward, saving layer=self."
+        rows = x.data.reshape(-1, linear.in_features)
+        out = np.empty((rows.shape[0], linear.out_features), dtype=np.result_type(rows, linear.weight.data))
+
+        def rows_part(part: slice) -> None:
+            np.matmul(rows[part], linear.weight.data, out=out[part])
+            if linear.bias is not None:
+                out[part] += linear.bias.data
+
+        self.share(rows_part, rows.shape[0])
         parents = (x, linear.weight) if linear.bias is None else (x, linear.weight, linear.bias)
-        return Tensor._make(out, AcceleratedLinearBackward, *parents)
+        return Tensor._make(out.reshape(*x.shape[:-1], linear.out_features), AcceleratedLinearBackward, *parents,
+                            layer=self)
         #% endsolution
 
     def __repr__(self) -> str:
         return f"Accelerated{self.linear!r}"
 
 
+def serial(work: Callable[[slice], object], count: int) -> list:
+    """``work`` on all of ``range(count)`` at once, on the calling thread (a one-worker ``share``)."""
+    return [work(slice(0, count))]
+
+
 class FusedAttentionBackward(Function):
     """One rule for the whole attention: dV = Wᵀg, dW = g Vᵀ, dS = W·(dW - Σ dW·W)·scale,
-    dQ = dS K, dK = dSᵀ Q (matmuls over the last two axes)."""
+    dQ = dS K, dK = dSᵀ Q (matmuls over the last two axes), each worker its share of the batch."""
 
     @staticmethod
     def backward(ctx, grad):
-        #% solution hint="weights, scale saved; grad_v = swapaxes(W) @ g; dw = g @ swapaxes(V); row = (dw * W).sum(-1, keepdims); dw -= row; dw *= W; dw *= scale (in place); grad_q = dw @ K; grad_k = swapaxes(dw) @ Q."
+        #% solution name="FusedAttentionBackward.backward" hint="weights, scale and share saved; grad_q, grad_k, grad_v = empty like Q, K, V; per share of the batch (axis 0): grad_v[b] = swapaxes(W[b]) @ g[b]; dw = g[b] @ swapaxes(V[b]); row = (dw * W[b]).sum(-1, keepdims); dw -= row; dw *= W[b]; dw *= scale (in place); grad_q[b] = dw @ K[b]; grad_k[b] = swapaxes(dw) @ Q[b] (np.matmul with out=)."
         q, k, v = (parent.data for parent in ctx.parents)
         weights, scale = ctx.saved["weights"], ctx.saved["scale"]
-        grad_v = np.matmul(np.swapaxes(weights, -1, -2), grad)
-        d_weights = np.matmul(grad, np.swapaxes(v, -1, -2))
-        d_weights -= (d_weights * weights).sum(axis=-1, keepdims=True)
-        d_weights *= weights
-        d_weights *= scale
-        return np.matmul(d_weights, k), np.matmul(np.swapaxes(d_weights, -1, -2), q), grad_v
+        grad_q, grad_k, grad_v = (np.empty(t.shape, dtype=np.result_type(t, grad)) for t in (q, k, v))
+
+        def batch_part(b: slice) -> None:
+            np.matmul(np.swapaxes(weights[b], -1, -2), grad[b], out=grad_v[b])
+            d_weights = np.matmul(grad[b], np.swapaxes(v[b], -1, -2))
+            d_weights -= (d_weights * weights[b]).sum(axis=-1, keepdims=True)
+            d_weights *= weights[b]
+            d_weights *= scale
+            np.matmul(d_weights, k[b], out=grad_q[b])
+            np.matmul(np.swapaxes(d_weights, -1, -2), q[b], out=grad_k[b])
+
+        ctx.saved["share"](batch_part, q.shape[0])
+        return grad_q, grad_k, grad_v
         #% endsolution
 
 
-def fused_attention(Q: Tensor, K: Tensor, V: Tensor, mask=None) -> Tensor:
+def fused_attention(Q: Tensor, K: Tensor, V: Tensor, mask=None, share: Callable = serial) -> Tensor:
     """softmax(Q Kᵀ / √d, masked) V as one autograd node, the same values as module 12's
     ``scaled_dot_product_attention`` output.
 
     Shapes: Q (..., T_q, d), K (..., T_k, d), V (..., T_k, d_v) -> (..., T_q, d_v). The (.., T_q, T_k)
     score buffer is scaled, masked, exponentiated and normalised in place and kept for backward:
-    one T² array where the composed version keeps four.
+    one T² array where the composed version keeps four. ``share`` spreads the first axis over
+    worker threads (an accelerated layer's ``share``); the default runs it all on this thread.
     """
-    #% solution kind="vectorized" hint="scores = Q @ swapaxes(K); scores *= 1/sqrt(d) (in Q's dtype); np.copyto(scores, MASK_VALUE, where=~mask) when masked; subtract the row max, np.exp in place, divide by the row sum in place; out = scores @ V; Tensor._make(out, FusedAttentionBackward, Q, K, V, weights=scores, scale=scale)."
-    scale = Q.dtype.type(1.0 / np.sqrt(Q.shape[-1]))
-    scores = np.matmul(Q.data, np.swapaxes(K.data, -1, -2))
-    scores *= scale
+    #% solution name="fused_attention" kind="vectorized" hint="scale = 1/sqrt(d) in Q's dtype; scores, out = empty (..., T_q, T_k), (..., T_q, d_v); keep = the mask broadcast to the scores' shape; per share of axis 0 (share(work, len)): np.matmul(Q[b], swapaxes(K[b]), out=scores[b]); *= scale; np.copyto(scores[b], MASK_VALUE, where=~keep[b]); subtract the row max, np.exp in place, divide by the row sum in place; np.matmul(scores[b], V[b], out=out[b]). Tensor._make(out, FusedAttentionBackward, Q, K, V, weights=scores, scale=scale, share=share)."
+    q, k, v = Q.data, K.data, V.data
+    if q.ndim < 3:  # one attention matrix: a batch of one
+        q, k, v = q[None], k[None], v[None]
+    scale = q.dtype.type(1.0 / np.sqrt(q.shape[-1]))
+    scores = np.empty((*q.shape[:-1], k.shape[-2]), dtype=np.result_type(q, k))
+    out = np.empty((*q.shape[:-1], v.shape[-1]), dtype=np.result_type(scores, v))
+    keep = None
     if mask is not None:
-        keep = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
-        np.copyto(scores, scores.dtype.type(MASK_VALUE), where=~keep.astype(bool))
-    scores -= scores.max(axis=-1, keepdims=True)
-    np.exp(scores, out=scores)
-    scores /= scores.sum(axis=-1, keepdims=True)
-    return Tensor._make(np.matmul(scores, V.data), FusedAttentionBackward, Q, K, V, weights=scores, scale=scale)
+        keep = np.broadcast_to(np.asarray(mask.data if isinstance(mask, Tensor) else mask).astype(bool), scores.shape)
+
+    def batch_part(b: slice) -> None:
+        part = scores[b]
+        np.matmul(q[b], np.swapaxes(k[b], -1, -2), out=part)
+        part *= scale
+        if keep is not None:
+            np.copyto(part, part.dtype.type(MASK_VALUE), where=~keep[b])
+        part -= part.max(axis=-1, keepdims=True)
+        np.exp(part, out=part)
+        part /= part.sum(axis=-1, keepdims=True)
+        np.matmul(part, v[b], out=out[b])
+
+    share(batch_part, q.shape[0])
+    return Tensor._make(out.reshape(*Q.shape[:-1], V.shape[-1]), FusedAttentionBackward, Q, K, V,
+                        weights=scores.reshape(*Q.shape[:-1], K.shape[-2]), scale=scale, share=share)
     #% endsolution
 
 
@@ -745,9 +797,10 @@ class AcceleratedMultiHeadAttention(AcceleratedLayer):
     """Module 12's MultiHeadAttention with the attention core as one fused node and the four
     projections as AcceleratedLinear layers (same parameter tensors). (B, T, D) -> (B, T, D)."""
 
-    def __init__(self, attention: MultiHeadAttention):
-        self.attention = attention
-        self.projections = [AcceleratedLinear(proj) for proj in
+    def __init__(self, attention: MultiHeadAttention, workers: int = 1, threads=None):
+        _check_workers(1, workers, threads)
+        self.attention, self.workers, self.threads = attention, workers, threads
+        self.projections = [AcceleratedLinear(proj, workers, threads) for proj in
                             (attention.q_proj, attention.k_proj, attention.v_proj, attention.out_proj)]
 
     def forward(self, x: Tensor, mask=None, causal: bool = False) -> Tensor:
@@ -759,7 +812,7 @@ class AcceleratedMultiHeadAttention(AcceleratedLayer):
             raise ValueError(f"AcceleratedMultiHeadAttention expects (batch, seq, {mha.embed_dim}), got {x.shape}")
         q_proj, k_proj, v_proj, out_proj = self.projections
         q, k, v = (mha.split_heads(proj(x)) for proj in (q_proj, k_proj, v_proj))
-        return out_proj(mha.merge_heads(fused_attention(q, k, v, mask)))
+        return out_proj(mha.merge_heads(fused_attention(q, k, v, mask, share=self.share)))
 
     def __repr__(self) -> str:
         return f"Accelerated{self.attention!r}"
@@ -771,47 +824,60 @@ class AcceleratedGELUBackward(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        #% solution hint="t = saved tanh; du = x*x then *= 3K, += 1, *= C (in place); d = t*t, then 1 - d, *= du, *= x, *= 0.5, += 0.5*t (reuse du's buffer for 0.5*t), += 0.5; return (d * grad,) with d *= grad in place."
-        x, t = ctx.parents[0].data, ctx.saved["tanh"]
-        work = np.multiply(x, x)
-        work *= 3 * GELU_K
-        work += 1
-        work *= GELU_C
-        slope = np.multiply(t, t)
-        np.subtract(1, slope, out=slope)
-        slope *= work
-        slope *= x
-        slope *= 0.5
-        np.multiply(t, 0.5, out=work)
-        slope += work
-        slope += 0.5
-        slope *= grad
-        return (slope,)
+        #% solution name="AcceleratedGELUBackward.backward" hint="x, t = the flat input and saved tanh; slope, work = empty like them; per worker's share (layer.share over the flat length), on [p] slices: work = x*x, *= 3K, += 1, *= C; slope = t*t, then 1 - slope, *= work, *= x, *= 0.5; work = 0.5*t; slope += work, += 0.5, *= grad (all with out= or in place). Return slope reshaped like grad."
+        x, t = ctx.parents[0].data.reshape(-1), ctx.saved["tanh"]
+        g = grad.reshape(-1)
+        slope, work = np.empty_like(t), np.empty_like(t)
+
+        def flat_part(p: slice) -> None:
+            xp, tp, wp, sp = x[p], t[p], work[p], slope[p]
+            np.multiply(xp, xp, out=wp)
+            wp *= 3 * GELU_K
+            wp += 1
+            wp *= GELU_C
+            np.multiply(tp, tp, out=sp)
+            np.subtract(1, sp, out=sp)
+            sp *= wp
+            sp *= xp
+            sp *= 0.5
+            np.multiply(tp, 0.5, out=wp)
+            sp += wp
+            sp += 0.5
+            sp *= g[p]
+
+        ctx.saved["layer"].share(flat_part, t.size)
+        return (slope.reshape(grad.shape),)
         #% endsolution
 
 
-class AcceleratedGELU:
-    """Module 02's GELU (tanh form) computed in place, keeping tanh(u) for backward. Any shape -> same."""
+class AcceleratedGELU(AcceleratedLayer):
+    """Module 02's GELU (tanh form) computed in place, keeping tanh(u) for backward, each worker
+    its share of the elements. Any shape -> same."""
 
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)
+    def __init__(self, workers: int = 1, threads=None):
+        _check_workers(1, workers, threads)
+        self.workers, self.threads = workers, threads
 
     def forward(self, x: Tensor) -> Tensor:
-        #% solution hint="t = x*x, *= x, *= K, += x, *= C, tanh in place (all in one buffer): that is tanh(u), saved; out = t + 1, *= x, *= 0.5; Tensor._make(out, AcceleratedGELUBackward, x, tanh=t)."
-        t = np.multiply(x.data, x.data)
-        t *= x.data
-        t *= GELU_K
-        t += x.data
-        t *= GELU_C
-        np.tanh(t, out=t)
-        out = t + 1
-        out *= x.data
-        out *= 0.5
-        return Tensor._make(out, AcceleratedGELUBackward, x, tanh=t)
-        #% endsolution
+        #% solution name="AcceleratedGELU.forward" hint="flat = x.data.reshape(-1); t, out = empty like it; per worker's share (self.share over the length), on [p] slices: t = x*x, *= x, *= K, += x, *= C, tanh in place (that is tanh(u), saved); out = t + 1, *= x, *= 0.5; Tensor._make(out reshaped like x, AcceleratedGELUBackward, x, tanh=t, layer=self)."
+        flat = x.data.reshape(-1)
+        t, out = np.empty_like(flat), np.empty_like(flat)
 
-    def parameters(self) -> list[Tensor]:
-        return []
+        def flat_part(p: slice) -> None:
+            xp, tp, op = flat[p], t[p], out[p]
+            np.multiply(xp, xp, out=tp)
+            tp *= xp
+            tp *= GELU_K
+            tp += xp
+            tp *= GELU_C
+            np.tanh(tp, out=tp)
+            np.add(tp, 1, out=op)
+            op *= xp
+            op *= 0.5
+
+        self.share(flat_part, flat.size)
+        return Tensor._make(out.reshape(x.shape), AcceleratedGELUBackward, x, tanh=t, layer=self)
+        #% endsolution
 
     def __repr__(self) -> str:
         return "AcceleratedGELU()"
@@ -820,22 +886,29 @@ class AcceleratedGELU:
 class AcceleratedLayerNormBackward(Function):
     """Module 13's LayerNorm rule, dx = r/D·(D·d - Σd - x̂·Σ(d·x̂)) with d = g·γ, built in d's buffer;
     the sums of products (Σ d·x̂ per row, dγ = Σ g·x̂ per feature) are einsum contractions, which
-    read both arrays once and write no product array."""
+    read both arrays once and write no product array. Each worker takes its share of the rows."""
 
     @staticmethod
     def backward(ctx, grad):
-        #% solution hint="x_hat (R, D) and inv_std (R, 1) saved; g = grad.reshape(-1, D); d = g * gamma (the one work buffer); row sums: sum_d = d.sum(1, keepdims=True), sum_dx = np.einsum('ij,ij->i', d, x_hat)[:, None]; then in place: d *= D, d -= sum_d, d -= x_hat * sum_dx, d *= inv_std / D. dγ = np.einsum('ij,ij->j', g, x_hat), dβ = g.sum(0); dx reshaped like grad."
-        x_hat, inv_std = ctx.saved["x_hat"], ctx.saved["inv_std"]
+        #% solution name="AcceleratedLayerNormBackward.backward" hint="x_hat (R, D) and inv_std (R, 1) saved; g = grad.reshape(-1, D); d = empty like g (the one work buffer); per worker's rows (layer.share over R), on [r] slices: d = g * gamma; sum_d = d.sum(1, keepdims=True), sum_dx = np.einsum('ij,ij->i', d, x_hat)[:, None]; in place: d *= D, d -= sum_d, d -= x_hat * sum_dx, d *= inv_std / D; return the part's dγ = np.einsum('ij,ij->j', g, x_hat) and dβ = g.sum(0). Add the parts; dx is d reshaped like grad."
+        x_hat, inv_std, gamma = ctx.saved["x_hat"], ctx.saved["inv_std"], ctx.parents[1].data
         features = x_hat.shape[1]
         g = grad.reshape(-1, features)
-        d = g * ctx.parents[1].data
-        sum_d = d.sum(axis=1, keepdims=True)
-        sum_dx = np.einsum("ij,ij->i", d, x_hat)[:, None]
-        d *= features
-        d -= sum_d
-        d -= x_hat * sum_dx
-        d *= inv_std / features
-        return d.reshape(grad.shape), np.einsum("ij,ij->j", g, x_hat), g.sum(axis=0)
+        d = np.empty(g.shape, dtype=np.result_type(g, gamma))
+
+        def rows_part(r: slice) -> tuple[np.ndarray, np.ndarray]:
+            dr, xr = d[r], x_hat[r]
+            np.multiply(g[r], gamma, out=dr)
+            sum_d = dr.sum(axis=1, keepdims=True)
+            sum_dx = np.einsum("ij,ij->i", dr, xr)[:, None]
+            dr *= features
+            dr -= sum_d
+            dr -= xr * sum_dx
+            dr *= inv_std[r] / features
+            return np.einsum("ij,ij->j", g[r], xr), g[r].sum(axis=0)
+
+        parts = ctx.saved["layer"].share(rows_part, g.shape[0])
+        return d.reshape(grad.shape), sum(part[0] for part in parts), sum(part[1] for part in parts)
         #% endsolution
 
 
@@ -844,27 +917,37 @@ class AcceleratedLayerNorm(AcceleratedLayer):
 
     x (..., D) -> same. The centred input becomes x̂ in place, the variance is a row-wise einsum
     of it with itself (no squared array), and the output is written once and shifted in place;
-    backward keeps x̂ and 1/σ (one value per row), as module 13 does.
+    backward keeps x̂ and 1/σ (one value per row), as module 13 does. Each worker takes its
+    share of the rows.
     """
 
-    def __init__(self, layernorm: LayerNorm):
-        self.layernorm = layernorm
+    def __init__(self, layernorm: LayerNorm, workers: int = 1, threads=None):
+        _check_workers(1, workers, threads)
+        self.layernorm, self.workers, self.threads = layernorm, workers, threads
 
     def forward(self, x: Tensor) -> Tensor:
         ln = self.layernorm
         if x.shape[-1] != ln.normalized_shape:
             raise ValueError(f"AcceleratedLayerNorm expects (..., {ln.normalized_shape}), got {x.shape}")
-        #% solution hint="rows = x.data.reshape(-1, D); x_hat = rows - rows.mean(1, keepdims=True); var = np.einsum('ij,ij->i', x_hat, x_hat)[:, None] / D; inv_std = 1 / np.sqrt(var + eps) (in x's dtype); x_hat *= inv_std; out = x_hat * gamma, += beta; reshape like x; Tensor._make(out, AcceleratedLayerNormBackward, x, gamma, beta, x_hat=x_hat, inv_std=inv_std)."
-        features = ln.normalized_shape
+        #% solution name="AcceleratedLayerNorm.forward" hint="rows = x.data.reshape(-1, D); x_hat, out = empty like rows, inv_std = empty (R, 1); per worker's rows (self.share over R), on [r] slices: x_hat = rows - rows.mean(1, keepdims=True); var = np.einsum('ij,ij->i', x_hat, x_hat)[:, None] / D; inv_std = 1 / np.sqrt(var + eps) (in x's dtype); x_hat *= inv_std; out = x_hat * gamma, += beta. Reshape out like x; Tensor._make(out, AcceleratedLayerNormBackward, x, gamma, beta, x_hat=x_hat, inv_std=inv_std, layer=self)."
+        features, eps = ln.normalized_shape, x.dtype.type(ln.eps)
         rows = x.data.reshape(-1, features)
-        x_hat = rows - rows.mean(axis=1, keepdims=True)
-        variance = np.einsum("ij,ij->i", x_hat, x_hat)[:, None] / features
-        inv_std = 1 / np.sqrt(variance + x.dtype.type(ln.eps))
-        x_hat *= inv_std
-        out = x_hat * ln.gamma.data
-        out += ln.beta.data
+        x_hat, out = np.empty_like(rows), np.empty_like(rows)
+        inv_std = np.empty((rows.shape[0], 1), dtype=rows.dtype)
+
+        def rows_part(r: slice) -> None:
+            xr = x_hat[r]
+            np.subtract(rows[r], rows[r].mean(axis=1, keepdims=True), out=xr)
+            variance = np.einsum("ij,ij->i", xr, xr)[:, None] / features
+            np.sqrt(variance + eps, out=inv_std[r])
+            np.divide(1, inv_std[r], out=inv_std[r])
+            xr *= inv_std[r]
+            np.multiply(xr, ln.gamma.data, out=out[r])
+            out[r] += ln.beta.data
+
+        self.share(rows_part, rows.shape[0])
         return Tensor._make(out.reshape(x.shape), AcceleratedLayerNormBackward, x, ln.gamma, ln.beta,
-                            x_hat=x_hat, inv_std=inv_std)
+                            x_hat=x_hat, inv_std=inv_std, layer=self)
         #% endsolution
 
     def __repr__(self) -> str:
@@ -880,13 +963,13 @@ def accelerated_layer(layer, chunk: int = 4, workers: int = 1, threads=None):
     if isinstance(layer, MaxPool2d) and layer.stride == layer.kernel_size:
         return AcceleratedMaxPool2d(layer, workers=workers, threads=threads)
     if isinstance(layer, MultiHeadAttention):
-        return AcceleratedMultiHeadAttention(layer)
+        return AcceleratedMultiHeadAttention(layer, workers=workers, threads=threads)
     if isinstance(layer, GELU):
-        return AcceleratedGELU()
+        return AcceleratedGELU(workers=workers, threads=threads)
     if isinstance(layer, LayerNorm):
-        return AcceleratedLayerNorm(layer)
+        return AcceleratedLayerNorm(layer, workers=workers, threads=threads)
     if isinstance(layer, Linear):
-        return AcceleratedLinear(layer)
+        return AcceleratedLinear(layer, workers=workers, threads=threads)
     return None
 
 
@@ -913,14 +996,13 @@ def _rewritable(value) -> bool:
 
 
 def _accelerate(model, options: dict):
-    if isinstance(model, (AcceleratedLayer, AcceleratedGELU)) or not _rewritable(model):
+    if isinstance(model, AcceleratedLayer) or not _rewritable(model):
         return model
     if isinstance(model, Sequential):
         return Sequential(*_accelerate_sequence(list(model.layers), options))
     replacement = accelerated_layer(model, **options)
     if replacement is not None:
-        if isinstance(replacement, Layer):
-            replacement.training = model.training
+        replacement.training = getattr(model, "training", True)
         return replacement
     clone = copy.copy(model)
     for name, value in vars(model).items():
