@@ -1,13 +1,13 @@
 """Randomized properties that confirm module 18's equivalent marks (docs/DESIGN.md section 10).
 
 Random shapes, strides, paddings, chunk sizes and worker counts; forward values, every gradient
-and the running statistics of the accelerated layers (LayerNorm among them), the teaching convolution, and what
+and the running statistics of the accelerated layers (LayerNorm and GELU among them), the teaching convolution, and what
 ``compare`` reports apart from its timings.
 """
 
 import numpy as np
 
-from tinytorch.core.activations import ReLU
+from tinytorch.core.activations import GELU, ReLU
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.spatial import BatchNorm2d, Conv2d
 from tinytorch.core.tensor import Tensor
@@ -50,21 +50,31 @@ def batchnorm_values_gradients_and_statistics(rng):
 
 
 def linear_gradients(rng):
-    """AcceleratedLinear on 2-D and 3-D inputs, with and without a bias."""
+    """AcceleratedLinear on 2-D and 3-D inputs, with and without a bias, 1 or 2 workers."""
     d_in, d_out = int(rng.integers(1, 6)), int(rng.integers(1, 6))
-    fast = accelerate(Sequential(Linear(d_in, d_out, bias=bool(rng.integers(0, 2)), rng=rng)))
+    fast = accelerate(Sequential(Linear(d_in, d_out, bias=bool(rng.integers(0, 2)), rng=rng)),
+                      workers=int(rng.integers(1, 3)))
     lead = (int(rng.integers(1, 4)),) * int(rng.integers(1, 3))
     return _step(fast, rng.standard_normal((*lead, d_in)).astype(np.float32), rng)
 
 
 def layernorm_values_and_gradients(rng):
-    """AcceleratedLayerNorm through accelerate(): random leading axes and width, random gamma and beta."""
+    """AcceleratedLayerNorm through accelerate(): random leading axes and width, random gamma and beta,
+    1 or 2 workers."""
     d = int(rng.integers(2, 7))
     norm = LayerNorm(d)
     norm.gamma.data = rng.standard_normal(d).astype(np.float32)
     norm.beta.data = rng.standard_normal(d).astype(np.float32)
     lead = tuple(int(rng.integers(1, 4)) for _ in range(int(rng.integers(1, 3))))
-    return _step(accelerate(norm), rng.standard_normal((*lead, d)).astype(np.float32) * 3 + 1, rng)
+    return _step(accelerate(norm, workers=int(rng.integers(1, 3))),
+                 rng.standard_normal((*lead, d)).astype(np.float32) * 3 + 1, rng)
+
+
+def gelu_values_and_gradients(rng):
+    """AcceleratedGELU through accelerate(): random shapes of one to three axes, 1 or 2 workers."""
+    shape = tuple(int(rng.integers(1, 5)) for _ in range(int(rng.integers(1, 4))))
+    fast = accelerate(Sequential(GELU()), workers=int(rng.integers(1, 3)))
+    return _step(fast, rng.standard_normal(shape).astype(np.float32) * 2, rng)
 
 
 def loop_convolution_values(rng):

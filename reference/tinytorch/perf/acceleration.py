@@ -737,9 +737,9 @@ class FusedAttentionBackward(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        #% solution name="FusedAttentionBackward.backward" hint="weights, scale and share saved; grad_q, grad_k, grad_v = empty like Q, K, V; per share of the batch (axis 0): grad_v[b] = swapaxes(W[b]) @ g[b]; dw = g[b] @ swapaxes(V[b]); row = (dw * W[b]).sum(-1, keepdims); dw -= row; dw *= W[b]; dw *= scale (in place); grad_q[b] = dw @ K[b]; grad_k[b] = swapaxes(dw) @ Q[b] (np.matmul with out=)."
-        q, k, v = (parent.data for parent in ctx.parents)
-        weights, scale = ctx.saved["weights"], ctx.saved["scale"]
+        #% solution name="FusedAttentionBackward.backward" hint="q, k, v, weights, scale and share saved (q, k, v with a batch axis); g = grad reshaped like the saved output (batch axis too); grad_q, grad_k, grad_v = empty like q, k, v; per share of the batch (axis 0): grad_v[b] = swapaxes(W[b]) @ g[b]; dw = g[b] @ swapaxes(V[b]); row = (dw * W[b]).sum(-1, keepdims); dw -= row; dw *= W[b]; dw *= scale (in place); grad_q[b] = dw @ K[b]; grad_k[b] = swapaxes(dw) @ Q[b] (np.matmul with out=). Return each reshaped like its parent."
+        q, k, v, weights, scale = (ctx.saved[name] for name in ("q", "k", "v", "weights", "scale"))
+        grad = grad.reshape(*q.shape[:-1], v.shape[-1])
         grad_q, grad_k, grad_v = (np.empty(t.shape, dtype=np.result_type(t, grad)) for t in (q, k, v))
 
         def batch_part(b: slice) -> None:
@@ -752,7 +752,7 @@ class FusedAttentionBackward(Function):
             np.matmul(np.swapaxes(d_weights, -1, -2), q[b], out=grad_k[b])
 
         ctx.saved["share"](batch_part, q.shape[0])
-        return grad_q, grad_k, grad_v
+        return tuple(g.reshape(parent.shape) for g, parent in zip((grad_q, grad_k, grad_v), ctx.parents))
         #% endsolution
 
 
@@ -765,9 +765,9 @@ def fused_attention(Q: Tensor, K: Tensor, V: Tensor, mask=None, share: Callable 
     one T² array where the composed version keeps four. ``share`` spreads the first axis over
     worker threads (an accelerated layer's ``share``); the default runs it all on this thread.
     """
-    #% solution name="fused_attention" kind="vectorized" hint="scale = 1/sqrt(d) in Q's dtype; scores, out = empty (..., T_q, T_k), (..., T_q, d_v); keep = the mask broadcast to the scores' shape; per share of axis 0 (share(work, len)): np.matmul(Q[b], swapaxes(K[b]), out=scores[b]); *= scale; np.copyto(scores[b], MASK_VALUE, where=~keep[b]); subtract the row max, np.exp in place, divide by the row sum in place; np.matmul(scores[b], V[b], out=out[b]). Tensor._make(out, FusedAttentionBackward, Q, K, V, weights=scores, scale=scale, share=share)."
+    #% solution name="fused_attention" kind="vectorized" hint="q, k, v = the arrays, with a batch axis of one in front when Q is a single (T, d) matrix; scale = 1/sqrt(d) in Q's dtype; scores, out = empty (..., T_q, T_k), (..., T_q, d_v); keep = the mask broadcast to the scores' shape; per share of axis 0 (share(work, len)): np.matmul(Q[b], swapaxes(K[b]), out=scores[b]); *= scale; np.copyto(scores[b], MASK_VALUE, where=~keep[b]); subtract the row max, np.exp in place, divide by the row sum in place; np.matmul(scores[b], V[b], out=out[b]). Tensor._make(out reshaped like Q's rows, FusedAttentionBackward, Q, K, V, saving q, k, v (with the batch axis), weights=scores, scale and share)."
     q, k, v = Q.data, K.data, V.data
-    if q.ndim < 3:  # one attention matrix: a batch of one
+    if q.ndim == 2:  # one attention matrix: a batch of one, so that share splits batch items, never rows
         q, k, v = q[None], k[None], v[None]
     scale = q.dtype.type(1.0 / np.sqrt(q.shape[-1]))
     scores = np.empty((*q.shape[:-1], k.shape[-2]), dtype=np.result_type(q, k))
@@ -789,7 +789,7 @@ def fused_attention(Q: Tensor, K: Tensor, V: Tensor, mask=None, share: Callable 
 
     share(batch_part, q.shape[0])
     return Tensor._make(out.reshape(*Q.shape[:-1], V.shape[-1]), FusedAttentionBackward, Q, K, V,
-                        weights=scores.reshape(*Q.shape[:-1], K.shape[-2]), scale=scale, share=share)
+                        q=q, k=k, v=v, weights=scores, scale=scale, share=share)
     #% endsolution
 
 
