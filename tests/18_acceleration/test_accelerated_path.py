@@ -196,31 +196,6 @@ def test_fused_attention_hides_masked_keys():
     np.testing.assert_allclose(out.data[0, 0], v.data[0, 0], rtol=1e-7)  # the first query sees only key 0
 
 
-@pytest.mark.parametrize("shape", [(5, 4), (3, 5, 4), (3, 2, 5, 4)])
-def test_fused_attention_on_two_workers_splits_batch_items_not_rows(shape):
-    """The share of a 2-worker layer cuts the first axis; a single (T, d) attention matrix stays whole."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    rng = np.random.default_rng(41)
-    q, k, v = (rng.standard_normal(shape).astype(np.float32) for _ in range(3))
-    keep = np.tril(np.ones((shape[-2], shape[-2]), dtype=bool))
-    with ThreadPoolExecutor(2) as pool:
-        share = AcceleratedGELU(workers=2, threads=pool).share
-        for mask in (keep, Tensor(keep.astype(np.float32))):
-            expected, got = (_attention_and_gradients(attend, q, k, v, mask) for attend in (fused_attention,
-                             lambda *args: fused_attention(*args, share=share)))
-            for a, b in zip(got, expected):
-                np.testing.assert_allclose(a, b, **TOLERANCE)
-    np.testing.assert_allclose(expected[0][..., 0, :], v[..., 0, :], **TOLERANCE)  # the first query sees key 0 only
-
-
-def _attention_and_gradients(attend, q, k, v, mask):
-    tensors = [Tensor(t, requires_grad=True) for t in (q, k, v)]
-    out = attend(*tensors, mask)
-    (out * Tensor(np.arange(out.size, dtype=np.float32).reshape(out.shape))).sum().backward()
-    return [out.data] + [t.grad.data for t in tensors]
-
-
 def test_accelerated_linear_on_a_batch_of_sequences_matches_module_03():
     linear = Linear(6, 5, rng=np.random.default_rng(15))
     linear.bias.data = _images((5,), seed=16)
