@@ -290,18 +290,20 @@ class BatchNorm2dBackward(Function):
     With x̂ = (x - μ)·r, r = 1/sqrt(σ² + eps), M = N·H·W and the sums over N, H, W:
     dγ = Σ g·x̂,  dβ = Σ g,  dx = γ·r·(g - dβ/M - x̂·dγ/M).
     The two parameter gradients are the sums the input gradient needs, so the whole rule is two
-    reductions and a few element-wise passes, written in place into one buffer.
+    reductions and a few element-wise passes, written in place into one buffer. The sums are
+    einsum contractions ("nchw,nchw->c"): Σ g·x̂ read straight from both arrays, with no g·x̂
+    array written first, and each sum walks the channels-last memory in order.
     """
 
     @staticmethod
     def backward(ctx, grad):
-        #% solution hint="Per-channel sums over axes (0, 2, 3) with keepdims: grad_gamma = Σ grad·x_hat, grad_beta = Σ grad. grad_x = grad - grad_beta / M, then -= x_hat * (grad_gamma / M), then *= gamma·inv_std (gamma reshaped to (1, C, 1, 1)); return the sums raveled to (C,)."
+        #% solution hint="Per-channel sums over n, h, w as einsum contractions, reshaped to (1, C, 1, 1): grad_gamma = np.einsum('nchw,nchw->c', grad, x_hat), grad_beta = np.einsum('nchw->c', grad). grad_x = grad - grad_beta / M, then -= x_hat * (grad_gamma / M), then *= gamma·inv_std (gamma reshaped to (1, C, 1, 1)); return the sums raveled to (C,)."
         x_hat, inv_std = ctx.saved["x_hat"], ctx.saved["inv_std"]
         gamma = ctx.parents[1].data.reshape(1, -1, 1, 1)
-        axes = (0, 2, 3)
+        per_channel = (1, -1, 1, 1)
         m = x_hat.size // x_hat.shape[1]
-        grad_gamma = (grad * x_hat).sum(axis=axes, keepdims=True)
-        grad_beta = grad.sum(axis=axes, keepdims=True)
+        grad_gamma = np.einsum("nchw,nchw->c", grad, x_hat).reshape(per_channel)
+        grad_beta = np.einsum("nchw->c", grad).reshape(per_channel)
         grad_x = grad - grad_beta / m
         grad_x -= x_hat * (grad_gamma / m)
         grad_x *= gamma * inv_std
@@ -329,14 +331,13 @@ class BatchNorm2d(Layer):
             raise ValueError(f"BatchNorm2d expects input (N, {self.num_features}, H, W), got {x.shape}")
         if not self.training:
             return self._normalise_with_running_stats(x)
-        #% solution hint="mean/var over (0, 2, 3) keepdims; x_hat = (x - mean) * inv_std; update running stats (unbiased var: times M/(M-1)); out = gamma * x_hat + beta; save x_hat and inv_std."
-        axes = (0, 2, 3)
-        mean = x.data.mean(axis=axes, keepdims=True)
+        #% solution hint="Per-channel mean and biased variance over n, h, w as einsum sums divided by M (np.einsum('nchw->c', x) and np.einsum('nchw,nchw->c', centered, centered)), reshaped to (1, C, 1, 1); x_hat = (x - mean) * inv_std; update running stats (unbiased var: times M/(M-1)); out = gamma * x_hat + beta; save x_hat and inv_std."
+        per_channel, m = (1, -1, 1, 1), x.size // self.num_features
+        mean = (np.einsum("nchw->c", x.data) / m).reshape(per_channel)
         centered = x.data - mean
-        var = (centered * centered).mean(axis=axes, keepdims=True)
+        var = (np.einsum("nchw,nchw->c", centered, centered) / m).reshape(per_channel)  # no squared array
         inv_std = 1 / np.sqrt(var + x.dtype.type(self.eps))
         x_hat = np.multiply(centered, inv_std, out=centered)  # in place: centered is not needed again
-        m = x.size // self.num_features
         self.running_mean = (1 - self.momentum) * self.running_mean + self.momentum * mean.ravel()
         unbiased = var.ravel() * (m / max(m - 1, 1))
         self.running_var = (1 - self.momentum) * self.running_var + self.momentum * unbiased
