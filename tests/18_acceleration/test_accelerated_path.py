@@ -196,6 +196,22 @@ def test_fused_attention_hides_masked_keys():
     np.testing.assert_allclose(out.data[0, 0], v.data[0, 0], rtol=1e-7)  # the first query sees only key 0
 
 
+def test_attention_without_projection_biases_is_accelerated_and_mixed_biases_keep_module_12():
+    rng = np.random.default_rng(43)
+    x = _images((2, 5, 8))
+    plain = MultiHeadAttention(8, 2, rng=rng)
+    plain.q_proj, plain.k_proj, plain.v_proj = (Linear(8, 8, bias=False, rng=rng) for _ in range(3))
+    fast = accelerate(plain)
+    assert isinstance(fast, AcceleratedMultiHeadAttention)
+    _assert_same_values_and_gradients(plain, fast, x, causal=True)
+    plain.k_proj = Linear(8, 8, rng=rng)  # one bias among three: the projections cannot be stacked
+    kept = accelerate(plain)
+    assert type(kept) is MultiHeadAttention and isinstance(kept.q_proj, AcceleratedLinear)
+    _assert_same_values_and_gradients(plain, kept, x, causal=True)
+    with pytest.raises(ValueError, match="cannot be stacked"):
+        AcceleratedMultiHeadAttention(plain)
+
+
 def test_accelerated_linear_on_a_batch_of_sequences_matches_module_03():
     linear = Linear(6, 5, rng=np.random.default_rng(15))
     linear.bias.data = _images((5,), seed=16)
@@ -265,7 +281,7 @@ def test_a_gpt_on_two_threads_matches_module_13_values_and_gradients(batch):
     gpt = GPT(vocab_size=11, embed_dim=8, num_layers=2, num_heads=2, max_seq_len=5, rng=np.random.default_rng(31))
     fast = accelerate(gpt, workers=2)
     block = fast.blocks[0]
-    assert all(layer.workers == 2 for layer in (block.ln1, block.attention, *block.attention.projections,
+    assert all(layer.workers == 2 for layer in (block.ln1, block.attention, block.attention.out_proj,
                                                  block.mlp.fc1, block.mlp.activation, fast.lm_head))
     rng = np.random.default_rng(32)
     tokens, targets = rng.integers(0, 11, (batch, 5)), rng.integers(0, 11, batch * 5)

@@ -29,7 +29,8 @@ memory:
 - **BatchNorm and ReLU are one layer** computed from per-channel sums, with the ReLU mask taken
   from the output and the normalised input never stored;
 - **attention is one Function**: scores, mask, softmax and the weighted sum in preallocated
-  buffers, and one hand-written backward instead of five autograd nodes;
+  buffers, and one hand-written backward instead of five autograd nodes; the query, key and
+  value projections are **one GEMM** whose output the attention reads through views;
 - **Linear folds every leading axis into the rows of one GEMM** (forward and backward), where
   NumPy's batched matmul runs one small product per batch item;
 - **GELU keeps its tanh**: computed in place, with tanh(u) saved so backward neither recomputes
@@ -731,50 +732,18 @@ def serial(work: Callable[[slice], object], count: int) -> list:
     return [work(slice(0, count))]
 
 
-class FusedAttentionBackward(Function):
-    """One rule for the whole attention: dV = Wᵀg, dW = g Vᵀ, dS = W·(dW - Σ dW·W)·scale,
-    dQ = dS K, dK = dSᵀ Q (matmuls over the last two axes), each worker its share of the batch."""
+def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, keep, out: np.ndarray,
+                      share: Callable = serial) -> tuple[np.ndarray, np.floating]:
+    """softmax(q kᵀ / √d, masked) v written into ``out``; returns the weights and the score scale.
 
-    @staticmethod
-    def backward(ctx, grad):
-        #% solution name="FusedAttentionBackward.backward" hint="q, k, v, weights, scale and share saved (q, k, v with a batch axis); g = grad reshaped like the saved output (batch axis too); grad_q, grad_k, grad_v = empty like q, k, v; per share of the batch (axis 0): grad_v[b] = swapaxes(W[b]) @ g[b]; dw = g[b] @ swapaxes(V[b]); row = (dw * W[b]).sum(-1, keepdims); dw -= row; dw *= W[b]; dw *= scale (in place); grad_q[b] = dw @ K[b]; grad_k[b] = swapaxes(dw) @ Q[b] (np.matmul with out=). Return each reshaped like its parent."
-        q, k, v, weights, scale = (ctx.saved[name] for name in ("q", "k", "v", "weights", "scale"))
-        grad = grad.reshape(*q.shape[:-1], v.shape[-1])
-        grad_q, grad_k, grad_v = (np.empty(t.shape, dtype=np.result_type(t, grad)) for t in (q, k, v))
-
-        def batch_part(b: slice) -> None:
-            np.matmul(np.swapaxes(weights[b], -1, -2), grad[b], out=grad_v[b])
-            d_weights = np.matmul(grad[b], np.swapaxes(v[b], -1, -2))
-            d_weights -= (d_weights * weights[b]).sum(axis=-1, keepdims=True)
-            d_weights *= weights[b]
-            d_weights *= scale
-            np.matmul(d_weights, k[b], out=grad_q[b])
-            np.matmul(np.swapaxes(d_weights, -1, -2), q[b], out=grad_k[b])
-
-        ctx.saved["share"](batch_part, q.shape[0])
-        return tuple(g.reshape(parent.shape) for g, parent in zip((grad_q, grad_k, grad_v), ctx.parents))
-        #% endsolution
-
-
-def fused_attention(Q: Tensor, K: Tensor, V: Tensor, mask=None, share: Callable = serial) -> Tensor:
-    """softmax(Q Kᵀ / √d, masked) V as one autograd node, the same values as module 12's
-    ``scaled_dot_product_attention`` output.
-
-    Shapes: Q (..., T_q, d), K (..., T_k, d), V (..., T_k, d_v) -> (..., T_q, d_v). The (.., T_q, T_k)
-    score buffer is scaled, masked, exponentiated and normalised in place and kept for backward:
-    one T² array where the composed version keeps four. ``share`` spreads the first axis over
-    worker threads (an accelerated layer's ``share``); the default runs it all on this thread.
+    q (B, ..., T_q, d), k (B, ..., T_k, d), v (B, ..., T_k, d_v), out (B, ..., T_q, d_v) (any strides),
+    ``keep`` None or a bool array broadcast to the scores' shape (True = attend). One (B, ..., T_q, T_k)
+    buffer is scored, scaled, masked, exponentiated and normalised in place: it becomes the
+    weights, the only T² array kept for backward. ``share`` cuts axis 0 over the workers.
     """
-    #% solution name="fused_attention" kind="vectorized" hint="q, k, v = the arrays, with a batch axis of one in front when Q is a single (T, d) matrix; scale = 1/sqrt(d) in Q's dtype; scores, out = empty (..., T_q, T_k), (..., T_q, d_v); keep = the mask broadcast to the scores' shape; per share of axis 0 (share(work, len)): np.matmul(Q[b], swapaxes(K[b]), out=scores[b]); *= scale; np.copyto(scores[b], MASK_VALUE, where=~keep[b]); subtract the row max, np.exp in place, divide by the row sum in place; np.matmul(scores[b], V[b], out=out[b]). Tensor._make(out reshaped like Q's rows, FusedAttentionBackward, Q, K, V, saving q, k, v (with the batch axis), weights=scores, scale and share)."
-    q, k, v = Q.data, K.data, V.data
-    if q.ndim == 2:  # one attention matrix: a batch of one, so that share splits batch items, never rows
-        q, k, v = q[None], k[None], v[None]
+    #% solution name="attention_forward" kind="vectorized" hint="scale = 1/sqrt(d) in q's dtype; scores = empty (..., T_q, T_k); per share b of axis 0 (share(work, len(q))): np.matmul(q[b], swapaxes(k[b]), out=scores[b]); *= scale; np.copyto(scores[b], MASK_VALUE, where=~keep[b]) when masked; subtract the row max, np.exp in place, divide by the row sum in place; np.matmul(scores[b], v[b], out=out[b]). Return scores, scale."
     scale = q.dtype.type(1.0 / np.sqrt(q.shape[-1]))
     scores = np.empty((*q.shape[:-1], k.shape[-2]), dtype=np.result_type(q, k))
-    out = np.empty((*q.shape[:-1], v.shape[-1]), dtype=np.result_type(scores, v))
-    keep = None
-    if mask is not None:
-        keep = np.broadcast_to(np.asarray(mask.data if isinstance(mask, Tensor) else mask).astype(bool), scores.shape)
 
     def batch_part(b: slice) -> None:
         part = scores[b]
@@ -788,31 +757,174 @@ def fused_attention(Q: Tensor, K: Tensor, V: Tensor, mask=None, share: Callable 
         np.matmul(part, v[b], out=out[b])
 
     share(batch_part, q.shape[0])
-    return Tensor._make(out.reshape(*Q.shape[:-1], V.shape[-1]), FusedAttentionBackward, Q, K, V,
-                        q=q, k=k, v=v, weights=scores, scale=scale, share=share)
+    return scores, scale
     #% endsolution
 
 
+def attention_backward(q: np.ndarray, k: np.ndarray, v: np.ndarray, weights: np.ndarray, scale, grad: np.ndarray,
+                       grads: tuple[np.ndarray, np.ndarray, np.ndarray], share: Callable = serial) -> None:
+    """Attention's whole rule, written into ``grads`` = (dq, dk, dv) (arrays shaped like q, k, v, any strides):
+
+    dV = Wᵀg, dW = g Vᵀ, dS = W·(dW - Σ dW·W)·scale, dQ = dS K, dK = dSᵀ Q (matmuls over the last
+    two axes), each worker its share of axis 0.
+    """
+    #% solution name="attention_backward" hint="grad_q, grad_k, grad_v = grads; per share b of axis 0: np.matmul(swapaxes(W[b]), g[b], out=grad_v[b]); dw = g[b] @ swapaxes(v[b]); dw -= (dw * W[b]).sum(-1, keepdims=True); dw *= W[b]; dw *= scale (in place); np.matmul(dw, k[b], out=grad_q[b]); np.matmul(swapaxes(dw), q[b], out=grad_k[b])."
+    grad_q, grad_k, grad_v = grads
+
+    def batch_part(b: slice) -> None:
+        np.matmul(np.swapaxes(weights[b], -1, -2), grad[b], out=grad_v[b])
+        d_weights = np.matmul(grad[b], np.swapaxes(v[b], -1, -2))
+        d_weights -= (d_weights * weights[b]).sum(axis=-1, keepdims=True)
+        d_weights *= weights[b]
+        d_weights *= scale
+        np.matmul(d_weights, k[b], out=grad_q[b])
+        np.matmul(np.swapaxes(d_weights, -1, -2), q[b], out=grad_k[b])
+
+    share(batch_part, q.shape[0])
+    #% endsolution
+
+
+def _keep(mask, shape: tuple) -> np.ndarray | None:
+    """A mask (array or Tensor, True/1 = attend) as a bool array broadcast to ``shape``; None stays None."""
+    if mask is None:
+        return None
+    return np.broadcast_to(np.asarray(mask.data if isinstance(mask, Tensor) else mask).astype(bool), shape)
+
+
+class FusedAttentionBackward(Function):
+    """``attention_backward`` on the saved arrays (with their batch axis), reshaped like Q, K, V."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        q, k, v = ctx.saved["q"], ctx.saved["k"], ctx.saved["v"]
+        grad = grad.reshape(*q.shape[:-1], v.shape[-1])
+        grads = tuple(np.empty(t.shape, dtype=np.result_type(t, grad)) for t in (q, k, v))
+        attention_backward(q, k, v, ctx.saved["weights"], ctx.saved["scale"], grad, grads, ctx.saved["share"])
+        return tuple(g.reshape(parent.shape) for g, parent in zip(grads, ctx.parents))
+
+
+def fused_attention(Q: Tensor, K: Tensor, V: Tensor, mask=None, share: Callable = serial) -> Tensor:
+    """softmax(Q Kᵀ / √d, masked) V as one autograd node, the same values as module 12's
+    ``scaled_dot_product_attention`` output.
+
+    Shapes: Q (..., T_q, d), K (..., T_k, d), V (..., T_k, d_v) -> (..., T_q, d_v); one T² array kept
+    for backward where the composed version keeps four. ``share`` spreads the first axis over
+    worker threads (an accelerated layer's ``share``); the default runs it all on this thread.
+    """
+    q, k, v = Q.data, K.data, V.data
+    if q.ndim == 2:  # one attention matrix: a batch of one, so that share splits batch items, never rows
+        q, k, v = q[None], k[None], v[None]
+    out = np.empty((*q.shape[:-1], v.shape[-1]), dtype=np.result_type(q, k, v))
+    weights, scale = attention_forward(q, k, v, _keep(mask, (*q.shape[:-1], k.shape[-2])), out, share)
+    return Tensor._make(out.reshape(*Q.shape[:-1], V.shape[-1]), FusedAttentionBackward, Q, K, V,
+                        q=q, k=k, v=v, weights=weights, scale=scale, share=share)
+
+
+def stackable(attention: MultiHeadAttention) -> bool:
+    """True when the query, key and value projections all have a bias or all have none."""
+    return len({proj.bias is None for proj in (attention.q_proj, attention.k_proj, attention.v_proj)}) == 1
+
+
+class QKVProjectionBackward(Function):
+    """The three projections' gradients from one (R, 3D) gradient G: dX = G [Wq|Wk|Wv]ᵀ (one GEMM with
+    3D terms per output where three GEMMs of D terms and two sums of (R, D) arrays were), and
+    [dWq|dWk|dWv] = Xᵀ G, [dbq|dbk|dbv] = Σ_rows G, cut into the three parameters."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        #% solution name="QKVProjectionBackward.backward" hint="x2 = x.reshape(-1, D); g2 = grad.reshape(-1, 3D); w = the saved (D, 3D) weights; grad_x = empty like x2; per worker's rows (layer.share): np.matmul(g2[rows], w.T, out=grad_x[rows]), return (x2[rows].T @ g2[rows], g2[rows].sum(0)); add the parts; return grad_x reshaped like x, the three (D, D) column blocks of dW, then (with biases) the three blocks of db."
+        x, w = ctx.parents[0].data, ctx.saved["weight"]
+        d = x.shape[-1]
+        x2, g2 = x.reshape(-1, d), grad.reshape(-1, 3 * d)
+        grad_x = np.empty(x2.shape, dtype=np.result_type(g2, w))
+
+        def rows_part(rows: slice) -> tuple[np.ndarray, np.ndarray]:
+            np.matmul(g2[rows], w.T, out=grad_x[rows])
+            return x2[rows].T @ g2[rows], g2[rows].sum(axis=0)
+
+        parts = ctx.saved["layer"].share(rows_part, x2.shape[0])
+        grad_w, grad_b = sum(part[0] for part in parts), sum(part[1] for part in parts)
+        thirds = [slice(i * d, (i + 1) * d) for i in range(3)]
+        grads = [grad_x.reshape(x.shape)] + [grad_w[:, third] for third in thirds]
+        if len(ctx.parents) == 7:
+            grads += [grad_b[third] for third in thirds]
+        return tuple(grads)
+        #% endsolution
+
+
+class SelfAttentionBackward(Function):
+    """``attention_backward`` writing dQ, dK, dV straight into the three thirds of one (B, T, 3D)
+    gradient: the projection's gradient as it needs it, with no split, copy or sum."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        layer, (q, k, v) = ctx.saved["layer"], ctx.saved["qkv"]
+        grad_qkv = np.empty(ctx.parents[0].shape, dtype=grad.dtype)
+        grad_heads = layer.heads(grad)[0]  # (B, T, D) -> (B, H, T, d) view
+        attention_backward(q, k, v, ctx.saved["weights"], ctx.saved["scale"], grad_heads,
+                           tuple(layer.heads(grad_qkv)), layer.share)
+        return (grad_qkv,)
+
+
 class AcceleratedMultiHeadAttention(AcceleratedLayer):
-    """Module 12's MultiHeadAttention with the attention core as one fused node and the four
-    projections as AcceleratedLinear layers (same parameter tensors). (B, T, D) -> (B, T, D)."""
+    """Module 12's MultiHeadAttention with the query, key and value projections as one GEMM, the
+    attention as one node reading that GEMM's output in place, and the output projection as an
+    AcceleratedLinear (same parameter tensors). (B, T, D) -> (B, T, D).
+
+    The (B, T, 3D) projection is viewed as (3, B, H, T, d) (strides only), and the attention writes
+    its (B, T, D) output through a (B, H, T, d) view: module 12's split and merge of heads, and their
+    copies in backward, are gone.
+    """
 
     def __init__(self, attention: MultiHeadAttention, workers: int = 1, threads=None):
         _check_workers(1, workers, threads)
+        if not stackable(attention):
+            raise ValueError(f"the query, key and value projections of {attention!r} do not all have a bias, or all "
+                             "none, so they cannot be stacked into one GEMM; keep module 12's layer")
         self.attention, self.workers, self.threads = attention, workers, threads
-        self.projections = [AcceleratedLinear(proj, workers, threads) for proj in
-                            (attention.q_proj, attention.k_proj, attention.v_proj, attention.out_proj)]
+        self.out_proj = AcceleratedLinear(attention.out_proj, workers, threads)
+
+    def heads(self, rows: np.ndarray) -> np.ndarray:
+        """(B, T, P·D) array of P stacked (B, T, D) projections -> (P, B, H, T, d) view."""
+        b, t, width = rows.shape
+        heads, head_dim = self.attention.num_heads, self.attention.head_dim
+        return rows.reshape(b, t, width // (heads * head_dim), heads, head_dim).transpose(2, 0, 3, 1, 4)
+
+    def project_qkv(self, x: Tensor) -> Tensor:
+        """x (B, T, D) -> [x Wq + bq | x Wk + bk | x Wv + bv] (B, T, 3D), one GEMM per worker's rows."""
+        projections = [self.attention.q_proj, self.attention.k_proj, self.attention.v_proj]
+        biased = projections[0].bias is not None  # all three or none (stackable)
+        #% solution name="AcceleratedMultiHeadAttention.project_qkv" hint="w = np.concatenate of the three (D, D) weights along axis 1 (D, 3D), b likewise when all three have a bias; rows = x.data.reshape(-1, D); out = empty (R, 3D); per worker's rows (self.share): np.matmul(rows[part], w, out=out[part]), += b; Tensor._make(out reshaped (B, T, 3D), QKVProjectionBackward, x, the three weights (then the three biases), weight=w, layer=self)."
+        weight = np.concatenate([proj.weight.data for proj in projections], axis=1)
+        bias = np.concatenate([proj.bias.data for proj in projections]) if biased else None
+        rows = x.data.reshape(-1, x.shape[-1])
+        out = np.empty((rows.shape[0], weight.shape[1]), dtype=np.result_type(rows, weight))
+
+        def rows_part(part: slice) -> None:
+            np.matmul(rows[part], weight, out=out[part])
+            if bias is not None:
+                out[part] += bias
+
+        self.share(rows_part, rows.shape[0])
+        parents = [x] + [proj.weight for proj in projections] + ([proj.bias for proj in projections] if biased else [])
+        return Tensor._make(out.reshape(*x.shape[:2], weight.shape[1]), QKVProjectionBackward, *parents,
+                            weight=weight, layer=self)
+        #% endsolution
 
     def forward(self, x: Tensor, mask=None, causal: bool = False) -> Tensor:
         mha = self.attention
+        if x.ndim != 3 or x.shape[-1] != mha.embed_dim:
+            raise ValueError(f"AcceleratedMultiHeadAttention expects (batch, seq, {mha.embed_dim}), got {x.shape}")
         if causal:
             causal_keep = np.tril(np.ones((x.shape[1], x.shape[1]), dtype=bool))
             mask = causal_keep if mask is None else np.logical_and(mask, causal_keep)
-        if x.ndim != 3 or x.shape[-1] != mha.embed_dim:
-            raise ValueError(f"AcceleratedMultiHeadAttention expects (batch, seq, {mha.embed_dim}), got {x.shape}")
-        q_proj, k_proj, v_proj, out_proj = self.projections
-        q, k, v = (mha.split_heads(proj(x)) for proj in (q_proj, k_proj, v_proj))
-        return out_proj(mha.merge_heads(fused_attention(q, k, v, mask, share=self.share)))
+        qkv = self.project_qkv(x)
+        q, k, v = self.heads(qkv.data)
+        out = np.empty(x.shape, dtype=qkv.dtype)
+        weights, scale = attention_forward(q, k, v, _keep(mask, (*q.shape[:-1], k.shape[-2])),
+                                           self.heads(out)[0], self.share)
+        attended = Tensor._make(out, SelfAttentionBackward, qkv, layer=self, qkv=(q, k, v), weights=weights, scale=scale)
+        return self.out_proj(attended)
 
     def __repr__(self) -> str:
         return f"Accelerated{self.attention!r}"
@@ -962,7 +1074,7 @@ def accelerated_layer(layer, chunk: int = 4, workers: int = 1, threads=None):
         return AcceleratedBatchNorm2d(layer, workers=workers, threads=threads)
     if isinstance(layer, MaxPool2d) and layer.stride == layer.kernel_size:
         return AcceleratedMaxPool2d(layer, workers=workers, threads=threads)
-    if isinstance(layer, MultiHeadAttention):
+    if isinstance(layer, MultiHeadAttention) and stackable(layer):
         return AcceleratedMultiHeadAttention(layer, workers=workers, threads=threads)
     if isinstance(layer, GELU):
         return AcceleratedGELU(workers=workers, threads=threads)
