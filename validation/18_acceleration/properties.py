@@ -8,6 +8,7 @@ and the running statistics of the accelerated layers (LayerNorm and GELU among t
 import numpy as np
 
 from tinytorch.core.activations import GELU, ReLU
+from tinytorch.core.attention import MultiHeadAttention
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.spatial import BatchNorm2d, Conv2d
 from tinytorch.core.tensor import Tensor
@@ -91,3 +92,16 @@ def compare_without_timings(rng):
     a = rng.standard_normal((int(rng.integers(1, 6)), int(rng.integers(1, 6)))).astype(np.float32)
     result = compare("scaled copy", lambda v: v * 2, lambda v: v + v, a, repeats=int(rng.integers(1, 4)))
     return result.name, result.max_abs_error, result.baseline_ms > 0, result.optimized_ms > 0
+
+
+def attention_values_and_gradients(rng):
+    """AcceleratedMultiHeadAttention (one stacked q/k/v GEMM) through accelerate(): random batch,
+    length, heads and head width, causal or not, 1 or 2 workers."""
+    heads, head_dim = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    mha = MultiHeadAttention(heads * head_dim, heads, rng=rng)
+    fast = accelerate(mha, workers=int(rng.integers(1, 3)))
+    x = rng.standard_normal((int(rng.integers(1, 4)), int(rng.integers(1, 6)), heads * head_dim)).astype(np.float32)
+    tensor = Tensor(x, requires_grad=True)
+    out = fast(tensor, causal=bool(rng.integers(0, 2)))
+    out.backward(rng.standard_normal(out.shape).astype(np.float32))
+    return out.data, tensor.grad.data, [p.grad.data for p in fast.parameters()]
