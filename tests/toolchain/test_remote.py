@@ -87,6 +87,13 @@ def spin():
 
 def total(items):
     return sum(float(x) for x in items)
+
+
+def in_threads(fn, count):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(fn, range(count)))
 '''
 
 
@@ -176,6 +183,14 @@ def test_callbacks_run_test_code_and_failed_assertions_stay_failures(toy):
 
     with pytest.raises(AssertionError, match="the test's own assertion"):
         box.apply(check)
+
+
+def test_callbacks_from_student_threads_take_turns_on_the_wire(conn, toy):
+    # Module 18 teaches worker threads: test code they call at the same moment (here 4 threads,
+    # each callback itself asking the server for a Box) must not interleave its frames.
+    twice = toy.in_threads(lambda i: float(np.asarray(toy.Box([float(i)]).double())[0]), 64)
+    assert twice == [2.0 * i for i in range(64)]
+    assert toy.in_threads(lambda i: i + 1, 200) == list(range(1, 201)) and conn.generation == 1
 
 
 def test_a_test_subclass_runs_its_methods_here(toy):

@@ -15,6 +15,7 @@ import operator
 import os
 import socket
 import sys
+import threading
 import traceback
 import types
 
@@ -182,6 +183,10 @@ class Server:
         self.sock = sock
         self.handles = Handles(self)
         self.next_id = 0
+        self.turn = threading.RLock()
+        """Who may use the socket: held to read a message, to send one, and for a callback's whole
+        round trip, so student threads that call test code at once take turns (re-entrant: the
+        test code may call back into this process on the same thread)."""
         self.ops = {
             "ping": lambda: True,
             "import": self.import_module,
@@ -243,7 +248,8 @@ class Server:
     def serve_until(self, waiting_for: int | None):
         """Answer requests until the reply to our own request ``waiting_for`` arrives."""
         while True:
-            message = self.handles.decode(wire.receive(self.sock))
+            with self.turn:
+                message = self.handles.decode(wire.receive(self.sock))
             kind, number = message[0], message[1]
             if kind == wire.REQUEST:
                 self.answer(number, message[2], message[3:])
@@ -255,15 +261,27 @@ class Server:
                 raise wire.ProtocolError("reply to a request that was not made")
 
     def answer(self, number: int, op: str, args: list) -> None:
+        """Run the request (student code, outside the turn, so its threads can call back), then
+        encode and send the reply in one turn (the handle table is shared by all threads)."""
         try:
-            value = self.ops[op](*args)
-            payload = self.handles.encode([wire.REPLY, number, value])
+            value, failure = self.ops[op](*args), None
         except BaseException as error:  # noqa: BLE001 - every failure of student code is an answer
-            if isinstance(error, (wire.PeerGone, wire.ProtocolError)):
-                raise
-            trace = traceback.format_exc().replace(os.getcwd() + os.sep, "")
-            payload = self.handles.encode([wire.ERROR, number, codec.describe_exception(error, trace)])
-        wire.send(self.sock, payload)
+            value, failure = None, self._failure(error)
+        with self.turn:
+            try:
+                payload = self.handles.encode([wire.REPLY, number, value]) if failure is None else None
+            except BaseException as error:  # noqa: BLE001 - an unencodable result is an answer too
+                failure = self._failure(error)
+            if failure is not None:
+                payload = self.handles.encode([wire.ERROR, number, failure])
+            wire.send(self.sock, payload)
+
+    @staticmethod
+    def _failure(error: BaseException) -> list:
+        if isinstance(error, (wire.PeerGone, wire.ProtocolError)):
+            raise error
+        trace = traceback.format_exc().replace(os.getcwd() + os.sep, "")
+        return codec.describe_exception(error, trace)
 
     def call_back(self, key: int, args: tuple, kwargs: dict):
         return self._ask("callback", key, args, kwargs)
@@ -272,10 +290,11 @@ class Server:
         return self._ask("testop", key, op, args)
 
     def _ask(self, *request):
-        self.next_id -= 1  # our request numbers are negative, the test process's positive
-        number = self.next_id
-        wire.send(self.sock, self.handles.encode([wire.REQUEST, number, *request]))
-        return self.serve_until(number)
+        with self.turn:
+            self.next_id -= 1  # our request numbers are negative, the test process's positive
+            number = self.next_id
+            wire.send(self.sock, self.handles.encode([wire.REQUEST, number, *request]))
+            return self.serve_until(number)
 
 
 def peak_bytes(function, args, kwargs):
