@@ -197,13 +197,17 @@ class Server:
             "callmethod": lambda obj, name, args, kwargs: getattr(obj, name)(*args, **kwargs),
             "callmethod_of": lambda cls, name, obj, args, kwargs: getattr(cls, name)(obj, *args, **kwargs),
             "op": lambda name, *args: OPERATORS[name](*args),
-            "release": self.handles.release,
+            "release": self.release,
             "subclass": self.subclass,
             "new": lambda cls: cls.__new__(cls),
             "id": lambda obj, attribute: id(getattr(obj, attribute) if attribute else obj),
             "environ": self.environ,
             "peak_bytes": peak_bytes,
         }
+
+    def release(self, pairs: list) -> None:
+        with self.turn:  # the handle table, which a student thread's callback may be encoding into
+            self.handles.release(pairs)
 
     @staticmethod
     def environ(name: str, value):
