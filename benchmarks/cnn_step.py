@@ -93,7 +93,7 @@ def torch_step(batch: int, rng: np.random.Generator, channels_last: bool):
 
 def build_variants(args, choice, rng):
     variants = {
-        "tinytorch, module 09 path": with_blas_threads(choice, choice.total, tinytorch_step(tinytorch_cnn(rng), args.batch, rng)),
+        "tinytorch, module 09 path": with_blas_threads(choice, choice.serial_threads, tinytorch_step(tinytorch_cnn(rng), args.batch, rng)),
         f"tinytorch, accelerated (chunk {args.chunk}, {choice.workers} worker(s))": with_blas_threads(
             choice, choice.blas_threads,
             tinytorch_step(accelerate(tinytorch_cnn(rng), chunk=args.chunk, workers=choice.workers), args.batch, rng)),
@@ -105,9 +105,9 @@ def build_variants(args, choice, rng):
         except ImportError:
             torch = None
         if torch is not None:
-            torch.set_num_threads(choice.total)
+            torch.set_num_threads(choice.serial_threads)
             torch_version = torch.__version__
-            variants[f"PyTorch {torch_version} NCHW ({choice.total} threads)"] = torch_step(args.batch, rng, False)
+            variants[f"PyTorch {torch_version} NCHW ({choice.serial_threads} threads)"] = torch_step(args.batch, rng, False)
             variants[f"PyTorch {torch_version} channels_last"] = torch_step(args.batch, rng, True)
     return variants, torch_version
 

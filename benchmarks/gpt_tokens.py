@@ -102,7 +102,7 @@ def main() -> None:
     print(allocator)
     load_before = load_average()
     rng = np.random.default_rng(0)
-    variants = {"tinytorch, modules 12-13": with_blas_threads(choice, choice.total, tinytorch_step(rng, None)),
+    variants = {"tinytorch, modules 12-13": with_blas_threads(choice, choice.serial_threads, tinytorch_step(rng, None)),
                 f"tinytorch, accelerated ({choice.workers} worker(s))": with_blas_threads(
                     choice, choice.blas_threads, tinytorch_step(rng, choice.workers))}
     torch_version = None
@@ -112,9 +112,9 @@ def main() -> None:
         except ImportError:
             torch = None
         if torch is not None:
-            torch.set_num_threads(choice.total)
+            torch.set_num_threads(choice.serial_threads)
             torch_version = torch.__version__
-            variants[f"PyTorch {torch_version} CPU ({choice.total} threads)"] = torch_step(rng)
+            variants[f"PyTorch {torch_version} CPU ({choice.serial_threads} threads)"] = torch_step(rng)
     medians = rounds(variants, args.repeats)
     tokens = BATCH * CONTEXT
     print(f"character GPT ({LAYERS} layers, width {WIDTH}, context {CONTEXT}, batch {BATCH}): training step "

@@ -69,16 +69,24 @@ def parse_args(description: str, extra=None) -> argparse.Namespace:
 
 def fast_model(model, args):
     """``accelerate(model)`` (module 18) unless ``--plain``; a tree whose module 18 is not done yet
-    trains on the layers as built, and says so."""
+    trains on the layers as built, and says so. Sets ``args.accelerated`` for ``blas_limit``."""
+    args.accelerated = False
     if args.plain:
         return model
     try:
         from tinytorch.perf.acceleration import accelerate
 
-        return accelerate(model, workers=args.threads_plan.workers)
+        model, args.accelerated = accelerate(model, workers=args.threads_plan.workers), True
     except (ImportError, NotImplementedError) as error:
         print(f"training on the plain layers: the accelerated path (module 18) is not available ({error})")
-        return model
+    return model
+
+
+def blas_limit(args):
+    """BLAS threads for training: the plan's per-worker threads on the accelerated path (its
+    workers run BLAS side by side), its serial threads on the plain layers (one call at a time)."""
+    plan = args.threads_plan
+    return plan.limit(plan.blas_threads if getattr(args, "accelerated", False) else plan.serial_threads)
 
 
 def tinytorch_location() -> str:

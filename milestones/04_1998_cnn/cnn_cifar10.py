@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import data_hash, fast_model, parse_args, print_table, require, run_main, save_result, train_classifier  # noqa: E402
+from common import blas_limit, data_hash, fast_model, parse_args, print_table, require, run_main, save_result, train_classifier  # noqa: E402
 
 args = parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--epochs", type=int, default=10))
 
@@ -58,7 +58,7 @@ def main() -> None:
     normalize = Normalize(MEAN, STD)
     augment = Compose([RandomCrop(32, padding=4, rng=rng), RandomHorizontalFlip(rng=rng), normalize])
     model = fast_model(build_model(rng), args)
-    with args.threads_plan.limit():
+    with blas_limit(args):
         result = train_classifier(model, (x_train, y_train), (normalize(x_test), y_test), epochs=epochs,
                                   batch_size=128, max_lr=3e-3, weight_decay=5e-4, transform=augment, seed=args.seed,
                                   label="cifar10")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import data_hash, digits_split, fast_model, parse_args, print_table, require, run_main, save_result, train_classifier  # noqa: E402
+from common import blas_limit, data_hash, digits_split, fast_model, parse_args, print_table, require, run_main, save_result, train_classifier  # noqa: E402
 
 args = parse_args(__doc__.splitlines()[0])
 
@@ -25,7 +25,7 @@ def main() -> None:
                        Conv2d(16, 32, 3, padding=1, rng=rng), BatchNorm2d(32), ReLU(), MaxPool2d(2),
                        Flatten(), Linear(32 * 2 * 2, 10, rng=rng))
     model = fast_model(model, args)
-    with args.threads_plan.limit():
+    with blas_limit(args):
         result = train_classifier(model, train, test, epochs=4 if args.quick else 20, batch_size=32, max_lr=3e-3,
                                   seed=args.seed, label="digits cnn")
     result["data_sha256"] = data_hash(*train, *test)

@@ -87,8 +87,9 @@ def current_load() -> tuple[float | None, str]:
 @dataclass(frozen=True)
 class ThreadChoice:
     """How a run uses the machine: ``workers`` data-parallel threads, each calling BLAS with
-    ``blas_threads`` threads; ``total`` = workers x blas_threads is what a fair comparison
-    (PyTorch's ``set_num_threads``) gets too."""
+    ``blas_threads`` threads; ``total`` = workers x blas_threads. A path without workers (module
+    09's layers, PyTorch) gets ``serial_threads``: the same as ``total`` on an idle machine, never
+    more BLAS threads than free cores on a busy one."""
 
     blas_threads: int
     workers: int
@@ -96,14 +97,23 @@ class ThreadChoice:
     load: float | None
     reason: str
     measure: str = "load"
+    free: int | None = None
+    """Cores other jobs left free when the plan was made (None: not measured, numbers given)."""
 
     @property
     def total(self) -> int:
         return self.blas_threads * self.workers
 
+    @property
+    def serial_threads(self) -> int:
+        """BLAS threads for a path that makes one BLAS call at a time: ``total``, capped at the free
+        cores, since BLAS threads spin while they wait and a busy core makes them wait."""
+        return self.total if self.free is None else max(1, min(self.total, self.free))
+
     def describe(self) -> str:
         load = "unknown" if self.load is None else f"{self.load:.1f}"
-        return (f"threads: {self.workers} worker(s) x {self.blas_threads} BLAS thread(s) "
+        serial = f", {self.serial_threads} for one-call-at-a-time paths" if self.serial_threads != self.total else ""
+        return (f"threads: {self.workers} worker(s) x {self.blas_threads} BLAS thread(s){serial} "
                 f"({self.cores} usable cores, {self.measure} {load}; {self.reason}; override with --threads N --workers N)")
 
     @contextmanager
@@ -116,7 +126,8 @@ class ThreadChoice:
 
     def as_dict(self) -> dict:
         return {"blas_threads": self.blas_threads, "workers": self.workers, "cores": self.cores,
-                "load": self.load, "load_measure": self.measure, "reason": self.reason}
+                "serial_threads": self.serial_threads, "load": self.load, "load_measure": self.measure,
+                "reason": self.reason}
 
 
 def choose_threads(threads: int | None = None, workers: int | None = None, cores: int | None = None,
@@ -125,13 +136,21 @@ def choose_threads(threads: int | None = None, workers: int | None = None, cores
 
     Free cores = usable cores minus the load already running (at least 1): ``load`` when given,
     else what ``current_load`` measures. Without overrides:
-    workers = free cores (at most ``max_workers``: 2 for module 18's batch split, which gains little
+    workers = usable cores (at most ``max_workers``: 2 for module 18's batch split, which gains little
     beyond; 1 for a run without data-parallel workers), and BLAS
-    threads = free cores // workers, so the run never asks for more threads than free cores.
+    threads = free cores // workers (at least 1), so BLAS never asks for more threads than free cores.
+
+    Workers count all the cores, busy or not: a worker that waits (for the interpreter or for the
+    others) sleeps instead of spinning as a BLAS thread does, and beside a job that keeps both cores
+    busy the scheduler gives two runnable workers a larger share of the machine than one. Measured
+    beside a 2-thread matmul job (benchmarks/README.md, "Beside another job"): the accelerated CNN
+    step took 901-924 ms with two workers against 1,046-1,169 ms with one, the GPT step 694-743 ms
+    against 901-921 ms.
     """
     for name, value in (("threads", threads), ("workers", workers)):
         if value is not None and value < 1:
             raise ValueError(f"--{name} must be a positive number of threads, got {value}")
+    both_given = threads is not None and workers is not None
     cores = cores or usable_cores()
     measure = "load"
     if load is None:
@@ -139,14 +158,15 @@ def choose_threads(threads: int | None = None, workers: int | None = None, cores
     free = cores if load is None else max(1, min(cores, int(cores - load + 0.5)))
     reason = "shared machine: only the free cores" if free < cores else "idle machine: all cores"
     if workers is None:
-        workers = max(1, min(free, max_workers)) if threads is None else max(1, min(max_workers, free // threads))
+        workers = max(1, min(cores, max_workers)) if threads is None else max(1, min(max_workers, cores // threads))
     else:
         reason = "workers given"
     if threads is None:
         threads = max(1, free // workers)
     else:
         reason = "threads given" if reason != "workers given" else "threads and workers given"
-    return ThreadChoice(blas_threads=threads, workers=workers, cores=cores, load=load, reason=reason, measure=measure)
+    return ThreadChoice(blas_threads=threads, workers=workers, cores=cores, load=load, reason=reason, measure=measure,
+                        free=None if both_given else free)
 
 
 def add_thread_options(parser: argparse.ArgumentParser, workers: bool = True) -> None:

@@ -11,19 +11,24 @@ from coursetools.threads import busy_cores, choose_threads, cpu_times, kernel_no
 OPENBLAS = {"user_api": "blas", "internal_api": "openblas", "architecture": "Haswell"}
 
 
-@pytest.mark.parametrize("load, workers, blas", [(0.0, 2, 1), (1.6, 1, 1), (9.0, 1, 1)])
-def test_the_plan_uses_only_the_free_cores(load, workers, blas):
+@pytest.mark.parametrize("load, serial", [(0.0, 2), (1.6, 1), (9.0, 1)])
+def test_blas_gets_only_the_free_cores_and_workers_all_of_them(load, serial):
+    # Workers sleep while they wait; BLAS threads spin, so only they are cut to the free cores.
     choice = choose_threads(cores=2, load=load)
-    assert (choice.workers, choice.blas_threads) == (workers, blas) and choice.total <= 2
+    assert (choice.workers, choice.blas_threads, choice.serial_threads) == (2, 1, serial)
+    assert "only the free cores" in choice.describe() if serial == 1 else "idle machine" in choice.describe()
 
 
-def test_a_run_without_workers_gives_its_cores_to_blas():
+def test_a_run_without_workers_gives_its_free_cores_to_blas():
     choice = choose_threads(cores=2, load=0.0, max_workers=1)
-    assert (choice.workers, choice.blas_threads) == (1, 2)
+    assert (choice.workers, choice.blas_threads, choice.serial_threads) == (1, 2, 2)
+    busy = choose_threads(cores=2, load=1.0, max_workers=1)
+    assert (busy.workers, busy.blas_threads, busy.serial_threads) == (1, 1, 1)
 
 
 def test_given_numbers_win_and_bad_ones_are_named():
-    assert choose_threads(3, 2, cores=2, load=9.0).total == 6
+    given = choose_threads(3, 2, cores=2, load=9.0)
+    assert given.total == given.serial_threads == 6
     with pytest.raises(ValueError, match="--threads must be a positive"):
         choose_threads(0)
 
