@@ -1,0 +1,125 @@
+"""Benchmark: the accelerated CNN or GPT training step of two versions of tinytorch, paired in one run.
+
+A change to the framework is worth what it saves against the version before it on the same
+machine in the same minutes. This script exports ``reference/`` of a base commit (``git archive``),
+starts one worker process per version (each imports its own ``tinytorch`` through PYTHONPATH; the
+step itself is built by ``cnn_step.py`` / ``gpt_tokens.py`` of this checkout, so both sides run the
+same benchmark), and times one step on each side per round, alternating which goes first, with
+only one side running at a time. Medians and the head / base ratio are printed; a ratio below 1
+means the head version is faster.
+
+    python benchmarks/ab_commits.py --base c2b1bf0 --step gpt   # that commit against the working tree
+    python benchmarks/ab_commits.py --base HEAD~1 --head HEAD --step cnn --rounds 21
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from coursetools.allocator import choose_allocator
+from coursetools.threads import add_thread_options, choose_threads
+
+REPO = Path(__file__).resolve().parents[1]
+SETTLE_SECONDS = 0.15
+
+
+def export_reference(rev: str, into: Path) -> Path:
+    """``reference/`` of commit ``rev`` unpacked under ``into``; returns the folder to put on PYTHONPATH."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "reference"], check=True,
+                             capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "reference"
+
+
+def build_step(kind: str, workers: int, chunk: int):
+    """The accelerated training step, from this checkout's benchmark scripts."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    rng = np.random.default_rng(0)
+    if kind == "cnn":
+        import cnn_step
+        from tinytorch.perf.acceleration import accelerate
+        return cnn_step.tinytorch_step(accelerate(cnn_step.tinytorch_cnn(rng), chunk=chunk, workers=workers), 128, rng)
+    import gpt_tokens
+    return gpt_tokens.tinytorch_step(rng, workers)
+
+
+def serve(kind: str, workers: int, blas_threads: int, chunk: int) -> None:
+    """Worker side: build the step, then for every line on stdin run it once and print its ms."""
+    from threadpoolctl import threadpool_limits
+
+    import tinytorch
+
+    choose_allocator(False)  # as cnn_step.py and gpt_tokens.py run by default
+    step = build_step(kind, workers, chunk)
+    print(f"ready {tinytorch.__file__}", flush=True)
+    with threadpool_limits(blas_threads):
+        step()  # warm-up: buffers allocated, pages touched
+        for _ in sys.stdin:
+            start = time.perf_counter()
+            step()
+            print(f"{1000 * (time.perf_counter() - start):.3f}", flush=True)
+
+
+def start_worker(pythonpath: Path, args, choice) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(pythonpath), os.environ.get("PYTHONPATH", "")]))
+    command = [sys.executable, __file__, "--serve", "--step", args.step, "--chunk", str(args.chunk),
+               "--workers", str(choice.workers), "--threads", str(choice.blas_threads)]
+    worker = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    ready = worker.stdout.readline().split()
+    if not ready or ready[0] != "ready":
+        raise SystemExit(f"the worker for {pythonpath} did not start (see its error above)")
+    print(f"  tinytorch from {ready[1]}")
+    return worker
+
+
+def timed_step(worker: subprocess.Popen) -> float:
+    worker.stdin.write("step\n")
+    worker.stdin.flush()
+    return float(worker.stdout.readline())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", required=True, help="commit to compare against (any git revision)")
+    parser.add_argument("--head", help="second commit (default: this working tree)")
+    parser.add_argument("--step", choices=["cnn", "gpt"], default="gpt")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--chunk", type=int, default=4, help="images per chunk in the CNN's convolutions")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    add_thread_options(parser)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.step, args.workers, args.threads, args.chunk)
+        return
+    choice = choose_threads(args.threads, args.workers)
+    print(choice.describe())
+    with tempfile.TemporaryDirectory(prefix="tinytorch-ab-") as scratch:
+        trees = {"base": export_reference(args.base, Path(scratch, "base"))}
+        trees["head"] = export_reference(args.head, Path(scratch, "head")) if args.head else REPO / "reference"
+        workers = {side: start_worker(tree, args, choice) for side, tree in trees.items()}
+        times = {side: [] for side in workers}
+        for r in range(args.rounds):
+            for side in (["base", "head"] if r % 2 == 0 else ["head", "base"]):
+                time.sleep(SETTLE_SECONDS)
+                times[side].append(timed_step(workers[side]))
+        for worker in workers.values():
+            worker.stdin.close()
+            worker.wait()
+    base, head = (float(np.median(times[side])) for side in ("base", "head"))
+    print(f"{args.step} accelerated step, {args.rounds} paired rounds, medians: base {args.base} {base:.1f} ms, "
+          f"head {args.head or 'working tree'} {head:.1f} ms, head / base {head / base:.3f}")
+
+
+if __name__ == "__main__":
+    main()
