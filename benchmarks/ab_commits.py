@@ -91,7 +91,7 @@ def timed_step(worker: subprocess.Popen) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", required=True, help="commit to compare against (any git revision)")
+    parser.add_argument("--base", help="commit to compare against (any git revision; required)")
     parser.add_argument("--head", help="second commit (default: this working tree)")
     parser.add_argument("--step", choices=["cnn", "gpt"], default="gpt")
     parser.add_argument("--rounds", type=int, default=15)
@@ -102,6 +102,8 @@ def main() -> None:
     if args.serve:
         serve(args.step, args.workers, args.threads, args.chunk)
         return
+    if not args.base:
+        parser.error("--base REV is required: the commit to compare against, e.g. --base HEAD~1")
     choice = choose_threads(args.threads, args.workers)
     print(choice.describe())
     with tempfile.TemporaryDirectory(prefix="tinytorch-ab-") as scratch:

@@ -2,6 +2,7 @@
 
 4 transformer blocks of width 128 with 4 heads, context 64 characters, batch 64, trained with AdamW
 (warm-up then cosine decay) on the first 90% of the text; the loss is measured on the last 10%.
+Trains on module 18's accelerated path (`accelerate(model)`), or on module 13's layers with --plain.
 Target: validation loss <= 1.7 nats per character within 30 minutes on a 2-core machine.
 
     python milestones/05_2017_transformer/shakespeare_gpt.py [--steps 4000] [--quick]
@@ -12,7 +13,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import Progress, data_hash, parse_args, print_table, require, run_main, save_result  # noqa: E402
+from common import (Progress, blas_limit, data_hash, fast_model, parse_args, print_table, require, run_main,  # noqa: E402
+                    save_result)
 
 
 def options(parser):
@@ -61,15 +63,8 @@ def evaluate(model, data: np.ndarray, batches_count: int) -> float:
     return float(np.mean(losses))
 
 
-def main() -> None:
-    rng = np.random.default_rng(args.seed)
-    text = load_text()
-    tokenizer = CharTokenizer().build_vocab(text)
-    data = np.array(tokenizer.encode(text), dtype=np.int64)
-    split = int(0.9 * len(data))
-    train, val = data[:split], data[split:]
-    steps = 80 if args.quick else args.steps
-    model = GPT(tokenizer.vocab_size, WIDTH, LAYERS, HEADS, max_seq_len=CONTEXT, rng=rng)
+def train_gpt(model, tokenizer, train, val, steps: int, rng: np.random.Generator):
+    """AdamW with a one-cycle schedule for ``steps`` steps or ``--minutes``; the curves on the way."""
     optimizer = AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     schedule = OneCycleLR(3e-3, total_steps=steps, pct_start=0.05, optimizer=optimizer)
     loss_fn = CrossEntropyLoss()
@@ -93,10 +88,24 @@ def main() -> None:
             break
     bar.close()
     train_seconds = time.perf_counter() - started
-    val_loss = evaluate(model, val, 10 if args.quick else 50)
-    prompt = np.array(tokenizer.encode("ROMEO:\n"))
-    sample = tokenizer.decode(model.generate(prompt, max_new_tokens=60 if args.quick else 400, temperature=0.8,
-                                             top_k=20, rng=np.random.default_rng(args.seed)))
+    return step, train_seconds, curve, train_curve
+
+
+def main() -> None:
+    rng = np.random.default_rng(args.seed)
+    text = load_text()
+    tokenizer = CharTokenizer().build_vocab(text)
+    data = np.array(tokenizer.encode(text), dtype=np.int64)
+    split = int(0.9 * len(data))
+    train, val = data[:split], data[split:]
+    steps = 80 if args.quick else args.steps
+    model = fast_model(GPT(tokenizer.vocab_size, WIDTH, LAYERS, HEADS, max_seq_len=CONTEXT, rng=rng), args)
+    with blas_limit(args):
+        step, train_seconds, curve, train_curve = train_gpt(model, tokenizer, train, val, steps, rng)
+        val_loss = evaluate(model, val, 10 if args.quick else 50)
+        prompt = np.array(tokenizer.encode("ROMEO:\n"))
+        sample = tokenizer.decode(model.generate(prompt, max_new_tokens=60 if args.quick else 400, temperature=0.8,
+                                                 top_k=20, rng=np.random.default_rng(args.seed)))
     print("\n--- sample ---\n" + sample + "\n--------------")
     result = {"validation_loss": val_loss, "steps": step, "tokens_seen": step * BATCH * CONTEXT,
               "train_wall_time_s": round(train_seconds, 1), "tokens_per_second": round(step * BATCH * CONTEXT / train_seconds),

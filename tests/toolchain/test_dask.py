@@ -149,7 +149,7 @@ def test_ctrl_c_on_dask_then_rerun_equals_one_uninterrupted_run(cluster, release
     """Ctrl-C cancels the queued tasks at once and writes nothing half-done; tasks already running on
     a worker finish there and are dropped; the same command again grades exactly what is missing."""
     address, _ = cluster
-    submissions = make_submissions(released_01, tmp_path / "submissions", 6)
+    submissions = make_submissions(released_01, tmp_path / "submissions", 4)  # every kind: solution, skeleton, broken
     results = tmp_path / "results"
     command = [sys.executable, "-m", "coursetools", "grade-batch", "--module", "01", "--submissions",
                str(submissions), "--results", str(results), "--dist", dist_of(released_01), "--engine", "dask",
@@ -157,12 +157,12 @@ def test_ctrl_c_on_dask_then_rerun_equals_one_uninterrupted_run(cluster, release
     ctrl_c_after_first_result(command, results)
     index = json.loads((results / "index.json").read_text())["submissions"]
     graded = {name for name, entry in index.items() if entry["status"] == "graded"}
-    assert graded and len(graded) < 6, index
+    assert graded and len(graded) < 4, index
     assert all((results / name / "results.json").is_file() for name in graded)
 
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert f"{6 - len(graded)} to grade, {len(graded)} already graded" in rerun.stdout
+    assert f"{4 - len(graded)} to grade, {len(graded)} already graded" in rerun.stdout
     straight = tmp_path / "straight"
     batch.main(module="01", submissions=str(submissions), results=str(straight), dist=dist_of(released_01), jobs=2)
     assert outcome_of(results) == outcome_of(straight)
