@@ -9,6 +9,7 @@ alternate in one process (rotating order, medians); threads, BLAS kernels and th
 and .allocator, as in cnn_step.py); results go to benchmarks/results/.
 
     python benchmarks/gpt_tokens.py [--repeats 7] [--threads N] [--workers N] [--return-memory]
+    python benchmarks/gpt_tokens.py --profile   # where the accelerated step's time goes, layer by layer
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from coursetools.allocator import add_memory_option, choose_allocator
 from coursetools.threads import add_thread_options, choose_threads, kernel_note, load_average, usable_cores
-from paired import RESULTS, format_load, rounds, with_blas_threads, write_result
+from paired import RESULTS, format_load, profile_step, rounds, with_blas_threads, write_result
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import AdamW
 from tinytorch.core.transformer import GPT
@@ -92,6 +93,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
     parser.add_argument("--out", type=Path, default=RESULTS / "gpt_tokens.json", help="where the JSON result goes")
+    parser.add_argument("--profile", action="store_true",
+                        help="only profile two accelerated steps (cProfile, by cumulative time: the layers)")
     add_memory_option(parser)
     add_thread_options(parser)
     args = parser.parse_args()
@@ -100,6 +103,9 @@ def main() -> None:
     print(choice.describe())
     print(kernel_note())
     print(allocator)
+    if args.profile:
+        profile_step(tinytorch_step(np.random.default_rng(0), choice.workers), choice, args.repeats, sort="cumtime", top=40)
+        return
     load_before = load_average()
     rng = np.random.default_rng(0)
     variants = {"tinytorch, modules 12-13": with_blas_threads(choice, choice.serial_threads, tinytorch_step(rng, None)),

@@ -54,6 +54,30 @@ def with_blas_threads(choice, threads: int, fn):
     return run
 
 
+def profile_step(step, choice, repeats: int, sort: str = "tottime", top: int = 12) -> None:
+    """Where a step's time goes: wall and process CPU time per step (CPU / wall near the worker
+    count means the workers kept the cores busy, far below it that they waited, on the GIL or each
+    other), then two steps under cProfile, the ``top`` functions by ``sort`` (``tottime``: own time;
+    ``cumtime``: with callees, which names the layers when worker threads do the work)."""
+    import cProfile
+    import pstats
+
+    with choice.limit():
+        step()
+        walls, cpus = [], []
+        for _ in range(repeats):
+            wall, cpu = time.perf_counter(), time.process_time()
+            step()
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+        wall_ms, cpu_ms = 1000 * float(np.median(walls)), 1000 * float(np.median(cpus))
+        print(f"accelerated step, medians of {repeats}: wall {wall_ms:.1f} ms, process CPU {cpu_ms:.1f} ms "
+              f"(CPU / wall {cpu_ms / wall_ms:.2f} with {choice.workers} worker(s); load average {format_load(load_average())})")
+        profiler = cProfile.Profile()
+        profiler.runcall(lambda: (step(), step()))
+    pstats.Stats(profiler).sort_stats(sort).print_stats(top)
+
+
 def format_load(value) -> str:
     return "unknown" if value is None else f"{value:.1f}"
 
