@@ -488,7 +488,7 @@ def channel_sums(rows: np.ndarray, width: int, times: np.ndarray | None = None) 
     Summing down wide rows keeps NumPy's inner loop W·C long (1,024 at 32x32x32) instead of C
     (32): same result, fewer, longer loops; the last W-fold sum is tiny. A sum of products
     (``times``, shaped like rows) is an einsum contraction: both arrays read once, no product
-    array written (about 3x faster than multiply-then-sum out of cache), and the same row-by-row
+    array written and read back (two passes over memory fewer than multiply-then-sum), and the same row-by-row
     float32 accumulation as ``sum(axis=0)``.
     """
     c = rows.shape[1]
