@@ -4,9 +4,10 @@ A change to the framework is worth what it saves against the version before it o
 machine in the same minutes. This script exports ``reference/`` of a base commit (``git archive``),
 starts one worker process per version (each imports its own ``tinytorch`` through PYTHONPATH; the
 step itself is built by ``cnn_step.py`` / ``gpt_tokens.py`` of this checkout, so both sides run the
-same benchmark), and times one step on each side per round, alternating which goes first, with
-only one side running at a time. Medians and the head / base ratio are printed; a ratio below 1
-means the head version is faster.
+same benchmark), and times one step on each side per round with ``paired.rounds`` (a warm-up
+each, the order rotated every round, a settle pause before each step, medians), only one side
+running at a time; each time includes the worker's one-line reply (microseconds). The head / base
+ratio is printed; below 1 means the head version is faster.
 
     python benchmarks/ab_commits.py --base c2b1bf0 --step gpt   # that commit against the working tree
     python benchmarks/ab_commits.py --base HEAD~1 --head HEAD --step cnn --rounds 21
@@ -21,16 +22,15 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 from coursetools.allocator import choose_allocator
 from coursetools.threads import add_thread_options, choose_threads
+from paired import rounds
 
 REPO = Path(__file__).resolve().parents[1]
-SETTLE_SECONDS = 0.15
 
 
 def export_reference(rev: str, into: Path) -> Path:
@@ -48,14 +48,13 @@ def build_step(kind: str, workers: int, chunk: int):
     rng = np.random.default_rng(0)
     if kind == "cnn":
         import cnn_step
-        from tinytorch.perf.acceleration import accelerate
-        return cnn_step.tinytorch_step(accelerate(cnn_step.tinytorch_cnn(rng), chunk=chunk, workers=workers), 128, rng)
+        return cnn_step.accelerated_step(rng, chunk, workers)
     import gpt_tokens
     return gpt_tokens.tinytorch_step(rng, workers)
 
 
 def serve(kind: str, workers: int, blas_threads: int, chunk: int) -> None:
-    """Worker side: build the step, then for every line on stdin run it once and print its ms."""
+    """Worker side: build the step, then for every line on stdin run it once and answer."""
     from threadpoolctl import threadpool_limits
 
     import tinytorch
@@ -64,11 +63,9 @@ def serve(kind: str, workers: int, blas_threads: int, chunk: int) -> None:
     step = build_step(kind, workers, chunk)
     print(f"ready {tinytorch.__file__}", flush=True)
     with threadpool_limits(blas_threads):
-        step()  # warm-up: buffers allocated, pages touched
         for _ in sys.stdin:
-            start = time.perf_counter()
             step()
-            print(f"{1000 * (time.perf_counter() - start):.3f}", flush=True)
+            print("done", flush=True)
 
 
 def start_worker(pythonpath: Path, args, choice) -> subprocess.Popen:
@@ -83,10 +80,13 @@ def start_worker(pythonpath: Path, args, choice) -> subprocess.Popen:
     return worker
 
 
-def timed_step(worker: subprocess.Popen) -> float:
-    worker.stdin.write("step\n")
-    worker.stdin.flush()
-    return float(worker.stdout.readline())
+def remote_step(worker: subprocess.Popen):
+    """A step run in ``worker`` (returns when the worker has finished it)."""
+    def run() -> None:
+        worker.stdin.write("step\n")
+        worker.stdin.flush()
+        worker.stdout.readline()
+    return run
 
 
 def main() -> None:
@@ -110,15 +110,11 @@ def main() -> None:
         trees = {"base": export_reference(args.base, Path(scratch, "base"))}
         trees["head"] = export_reference(args.head, Path(scratch, "head")) if args.head else REPO / "reference"
         workers = {side: start_worker(tree, args, choice) for side, tree in trees.items()}
-        times = {side: [] for side in workers}
-        for r in range(args.rounds):
-            for side in (["base", "head"] if r % 2 == 0 else ["head", "base"]):
-                time.sleep(SETTLE_SECONDS)
-                times[side].append(timed_step(workers[side]))
+        medians = rounds({side: remote_step(worker) for side, worker in workers.items()}, args.rounds)
         for worker in workers.values():
             worker.stdin.close()
             worker.wait()
-    base, head = (float(np.median(times[side])) for side in ("base", "head"))
+    base, head = medians["base"], medians["head"]
     print(f"{args.step} accelerated step, {args.rounds} paired rounds, medians: base {args.base} {base:.1f} ms, "
           f"head {args.head or 'working tree'} {head:.1f} ms, head / base {head / base:.3f}")
 

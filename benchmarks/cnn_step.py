@@ -65,6 +65,11 @@ def tinytorch_step(model, batch: int, rng: np.random.Generator):
     return step
 
 
+def accelerated_step(rng: np.random.Generator, chunk: int, workers: int, batch: int = 128):
+    """One training step of the CNN after ``accelerate(model, chunk, workers)`` (module 18)."""
+    return tinytorch_step(accelerate(tinytorch_cnn(rng), chunk=chunk, workers=workers), batch, rng)
+
+
 def torch_step(batch: int, rng: np.random.Generator, channels_last: bool):
     import torch
 
@@ -96,7 +101,7 @@ def build_variants(args, choice, rng):
         "tinytorch, module 09 path": with_blas_threads(choice, choice.serial_threads, tinytorch_step(tinytorch_cnn(rng), args.batch, rng)),
         f"tinytorch, accelerated (chunk {args.chunk}, {choice.workers} worker(s))": with_blas_threads(
             choice, choice.blas_threads,
-            tinytorch_step(accelerate(tinytorch_cnn(rng), chunk=args.chunk, workers=choice.workers), args.batch, rng)),
+            accelerated_step(rng, args.chunk, choice.workers, args.batch)),
     }
     torch_version = None
     if not args.no_torch:
@@ -129,8 +134,7 @@ def report(medians: dict[str, float], torch_version) -> list[str]:
 def profile_accelerated(args, choice) -> None:
     """Where the accelerated step's time goes (paired.profile_step: CPU / wall, then cProfile by own time)."""
     rng = np.random.default_rng(0)
-    step = tinytorch_step(accelerate(tinytorch_cnn(rng), chunk=args.chunk, workers=choice.workers), args.batch, rng)
-    profile_step(step, choice, args.repeats)
+    profile_step(accelerated_step(rng, args.chunk, choice.workers, args.batch), choice, args.repeats)
 
 
 def conv_gemms(batch: int, chunk: int) -> list[tuple[str, tuple[int, int, int], int, bool]]:
