@@ -16,13 +16,16 @@ Between fork and exec (``Namespaces.enter``, called by ``sandbox``'s child set-u
 
 The mounts belong to the namespace and vanish with its last process: private temp folders and IPC
 objects cannot outlive the sandbox. ``available()`` probes once, before any fork, which of the
-three the kernel allows (root or user namespaces, no seccomp filter in the way); the child only makes plain syscalls
+three the kernel allows (root or user namespaces, no seccomp filter in the way), and hands the answer
+to the trusted processes the grader starts as itself (``probed_env``); the child only makes plain syscalls
 (ctypes) from a plan computed in the parent. Pure standard library, Python 3.10.
 """
 
 from __future__ import annotations
 
 import ctypes
+import dataclasses
+import json
 import os
 import platform
 import shutil
@@ -270,14 +273,32 @@ MISSING = {
                   "the machine (the instructor's checkout, other submissions) and the shared temp folders",
 }
 _AVAILABLE: Available | None = None
+PROBED_ENV = "TINYTORCH_ISOLATION_PROBED"
+"""Carries ``available()`` from the grader to a test process it starts as the same user on the same
+kernel, which would otherwise probe again (three child Pythons per group)."""
 
 
 def available() -> Available:
-    """Probe once per grader process by starting a tiny sandboxed child for each namespace."""
+    """Probe once per grader by starting a tiny sandboxed child for each namespace."""
     global _AVAILABLE
     if _AVAILABLE is None:
-        _AVAILABLE = _probe_all()
+        _AVAILABLE = _inherited() or _probe_all()
     return _AVAILABLE
+
+
+def probed_env() -> dict[str, str]:
+    """The environment entry by which a child of the same user inherits ``available()``."""
+    return {PROBED_ENV: json.dumps({"euid": os.geteuid(), **dataclasses.asdict(available())})}
+
+
+def _inherited() -> Available | None:
+    try:
+        found = json.loads(os.environ.get(PROBED_ENV, "null"))
+        if found is None or found.pop("euid") != os.geteuid():
+            return None
+        return Available(found["network"], found["ipc"], found["filesystem"], tuple(found["why_not"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _probe_all() -> Available:

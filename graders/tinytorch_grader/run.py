@@ -21,7 +21,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinytorch_grader import feedback, intake, sandbox, temp_folders
+from tinytorch_grader import feedback, intake, isolation, sandbox, temp_folders
 from tinytorch_grader.results import GradeResult, TestOutcome
 
 GRADER_PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -185,6 +185,7 @@ def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[st
         if remote:
             command[6:6] = ["-p", "tinytorch_grader.remote.pytest_plugin", "--basetemp", str(run_dir / "exchange" / "base")]
             env.update(_remote_environment(group, run_dir, workspace, python, site, uid, limit))
+            env.update(isolation.probed_env())  # the trusted process confines the servers as we would
             record = sandbox.run(command, cwd=tree, env=env, wall_seconds=limit, limits=workspace.limits, uid=None,
                                  confine=False)  # trusted: it confines the student's servers itself
         else:
@@ -192,17 +193,17 @@ def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[st
         if uid is None and workspace.uid is not None:
             record.isolation.why_not.append(sandbox.UNREACHABLE_PYTHON)
         report = read_channel(record.channel, tree, expected)
-        isolation = record.isolation.to_dict()
+        confined = record.isolation.to_dict()
         if remote:
-            isolation = report.get("_grader", {}).pop("remote_isolation", None) or isolation
-        viewed = isolation.get("filesystem_isolated") is True
+            confined = report.get("_grader", {}).pop("remote_isolation", None) or confined
+        viewed = confined.get("filesystem_isolated") is True
         report["_grader"] = {
             **report.get("_grader", {}),
             "returncode": record.returncode,
             "killed": record.killed,
             "seconds": record.seconds,
             "stdout_tail": record.output.replace(f"{tree}/", "")[-4000:],
-            "isolation": isolation,
+            "isolation": confined,
         }
         return report
     finally:  # whatever the test process did or failed to do, no process of the servers' uids survives
@@ -213,16 +214,16 @@ def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[st
 def _remote_environment(group: dict, run_dir: Path, workspace: Workspace, python: str, site: list[str],
                         uid: int | None, wall_seconds: float) -> dict:
     """How the trusted test process starts the student's server (and the reference's, when timed)."""
-    from tinytorch_grader.remote import launch, pytest_plugin
+    from tinytorch_grader.remote import launch
 
     limits = {key: getattr(workspace.limits, key) for key in workspace.limits.__dataclass_fields__}
     common = dict(python=python, lib=str(run_dir / "lib"), site=site, limits=limits, cpu_seconds=wall_seconds)
-    env = {pytest_plugin.STUDENT_ENV: launch.make_spec(tree=str(run_dir / "student"), home=str(run_dir / "home"),
+    env = {launch.STUDENT_ENV: launch.make_spec(tree=str(run_dir / "student"), home=str(run_dir / "home"),
                                                        uid=uid, shared=[str(run_dir / "exchange")], **common),
            "TINYTORCH_REMOTE_TIMEOUT": str(group["timeout"])}
     if group.get("max_ratio"):
         reference_uid = sandbox.choose_uid(REFERENCE_UID_OFFSET) if uid is not None else None
-        env[pytest_plugin.REFERENCE_ENV] = launch.make_spec(
+        env[launch.REFERENCE_ENV] = launch.make_spec(
             tree=str(run_dir / "reference"), home=str(run_dir / "reference_home"), uid=reference_uid, **common)
         sandbox.prepare_home(run_dir / "reference_home", reference_uid)
         if reference_uid is not None:

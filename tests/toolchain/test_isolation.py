@@ -285,3 +285,19 @@ def test_a_grader_that_is_not_root_gets_the_view_through_a_user_namespace():
     assert seen["record"]["network_isolated"] and seen["record"]["ipc_isolated"]
     assert not seen["record"]["unprivileged_user"]
     assert seen["child"] == {"checkout": False, "tmp": [given.name]}
+
+
+def test_a_child_of_the_same_user_inherits_the_probe_and_another_user_probes_again(monkeypatch):
+    """The grader hands the trusted test process what it probed; the answer only holds for the same
+    euid (another user may lack the namespaces root has), and a garbled entry means probing anew."""
+    found = isolation.Available(True, False, True, ("no IPC namespace (test)",))
+    monkeypatch.setattr(isolation, "_AVAILABLE", found)
+    entry = isolation.probed_env()
+    monkeypatch.setattr(isolation, "_AVAILABLE", None)
+    monkeypatch.setenv(isolation.PROBED_ENV, entry[isolation.PROBED_ENV])
+    assert isolation._inherited() == found
+    other_user = json.loads(entry[isolation.PROBED_ENV]) | {"euid": os.geteuid() + 1}
+    monkeypatch.setenv(isolation.PROBED_ENV, json.dumps(other_user))
+    assert isolation._inherited() is None
+    monkeypatch.setenv(isolation.PROBED_ENV, "{not json")
+    assert isolation._inherited() is None

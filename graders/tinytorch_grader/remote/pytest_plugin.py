@@ -17,8 +17,6 @@ import pytest
 from tinytorch_grader.remote import launch
 from tinytorch_grader.remote.connection import Connection
 
-STUDENT_ENV = "TINYTORCH_REMOTE_STUDENT"
-REFERENCE_ENV = "TINYTORCH_REMOTE_REFERENCE"
 _connections: dict[str, Connection] = {}
 
 
@@ -32,7 +30,7 @@ def student() -> Connection:
 
 def reference() -> Connection:
     if "reference" not in _connections:
-        spec = os.environ.get(REFERENCE_ENV)
+        spec = os.environ.get(launch.REFERENCE_ENV)
         if not spec:
             raise LookupError("this group has no reference copy (only timed groups do)")
         _connections["reference"] = Connection("reference", launch.from_spec(spec))
@@ -40,7 +38,7 @@ def reference() -> Connection:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    spec = os.environ.get(STUDENT_ENV)
+    spec = os.environ.get(launch.STUDENT_ENV)
     if not spec:
         return
     from tinytorch_grader.remote import proxy
@@ -50,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _connections["student"] = student
     proxy.install(student)
     student.start()  # its Python and NumPy start while pytest collects
-    if os.environ.get(REFERENCE_ENV):
+    if os.environ.get(launch.REFERENCE_ENV):
         reference().start()
     config.pluginmanager.register(SharedTmpPath(launch.uid_of(spec)), "tinytorch-shared-tmp-path")
 
