@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Queue
 
 import pytest
 
@@ -25,6 +25,7 @@ from coursetools.manifest import Course, Module, load_course
 from coursetools.release.bundle import build_bundles, write_tree
 from coursetools.release.pipeline import release_repository
 from coursetools.release.render import module_regions, render_file
+from coursetools.validate.warm_pytest import WarmPytest
 
 
 CAUGHT = "caught"
@@ -105,13 +106,26 @@ def probe_regions(course: Course, module: Module, root: Path, *, workers: int = 
     base = root / "probe-base"
     write_tree(course, module, base)
     names = [region.name for region in module_regions(course, module)]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        outcomes = pool.map(lambda job: probe_region(course, module, base, root / f"probe-{job[0]}", job[1]),
-                            enumerate(names))
-        return dict(zip(names, outcomes))
+    servers: Queue[WarmPytest] = Queue()
+    for _ in range(workers):
+        servers.put(WarmPytest())
+
+    def probe(job: tuple[int, str]) -> str:
+        server = servers.get()
+        try:
+            return probe_region(course, module, base, root / f"probe-{job[0]}", job[1], server)
+        finally:
+            servers.put(server)
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return dict(zip(names, pool.map(probe, enumerate(names))))
+    finally:
+        while not servers.empty():
+            servers.get().close()
 
 
-def probe_region(course: Course, module: Module, base: Path, tree: Path, name: str) -> str:
+def probe_region(course: Course, module: Module, base: Path, tree: Path, name: str, server: WarmPytest) -> str:
     """Stub only this region and run the module's tests (visible and hidden) until the first failure."""
     shutil.copytree(base, tree)
     for relative in module.files:
@@ -119,15 +133,19 @@ def probe_region(course: Course, module: Module, base: Path, tree: Path, name: s
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(render_file(course, module, relative, "skeleton", stub_only={name}), encoding="utf-8")
     paths = [group.path for group in module.groups]
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", *paths, "-x", "-q", "-c", str(tree / "pytest.ini"), "--rootdir", str(tree),
-         "-p", "no:cacheprovider", *PROBE_PLUGINS, f"--timeout={PROBE_TIMEOUT}"],
-        cwd=tree, env={**os.environ, "PYTHONPATH": str(tree), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
-        capture_output=True, text=True, check=False,
-    )
-    shutil.rmtree(tree, ignore_errors=True)
-    if result.returncode == pytest.ExitCode.TESTS_FAILED:
+    log = tree.with_suffix(".log")
+    try:
+        code = server.run(
+            [*paths, "-x", "-q", "-c", str(tree / "pytest.ini"), "--rootdir", str(tree), "-p", "no:cacheprovider",
+             *PROBE_PLUGINS, f"--timeout={PROBE_TIMEOUT}"],
+            tree=tree, env={**os.environ, "PYTHONPATH": str(tree), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, log=log,
+            timeout=PROBE_TIMEOUT * 10)
+        output = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+        log.unlink(missing_ok=True)
+    if code == pytest.ExitCode.TESTS_FAILED:
         return CAUGHT
-    if result.returncode == pytest.ExitCode.OK:
+    if code == pytest.ExitCode.OK:
         return UNCAUGHT
-    return f"exit code {result.returncode}\n{result.stdout[-1500:]}{result.stderr[-500:]}"
+    return f"exit code {code}\n{output[-2000:]}"
