@@ -18,6 +18,9 @@ from pathlib import Path
 
 SHARED_IMPORTS = ("numpy", "pytest", "pytest_timeout")
 """What the server imports before its first fork: the part every probe has in common."""
+ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+"""The server's BLAS starts no thread pool (NumPy's import would), so its forks copy a single-threaded
+process; the grader runs the same tests with one BLAS thread too."""
 
 
 class WarmPytest:
@@ -25,7 +28,8 @@ class WarmPytest:
 
     def __init__(self) -> None:
         scripts = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([scripts, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+        env = {**os.environ, **ONE_BLAS_THREAD,
+               "PYTHONPATH": os.pathsep.join([scripts, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
         self.process = subprocess.Popen([sys.executable, "-m", "coursetools.validate.warm_pytest"], cwd=scripts, env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
