@@ -111,8 +111,11 @@ def test_every_accelerated_kernel_keeps_pace_with_the_reference(reference_module
         upstream = rng.standard_normal(layer(acceleration.Tensor(data), **kwargs).shape).astype(np.float32)
         pairs = [(fastest_passes(layer, acceleration.Tensor, data, upstream, 3, **kwargs),
                   fastest_passes(theirs[name][0], reference.Tensor, data, upstream, 3, **kwargs)) for _ in range(3)]
-        forward = float(np.median([student[0] / ref[0] for student, ref in pairs]))
-        backward = float(np.median([student[1] / ref[1] for student, ref in pairs]))
+        # each side's fastest pass of all nine: a burst of load on the machine only ever slows a pass,
+        # so the fastest is the least disturbed (a median of three per-round ratios once read 4.0x
+        # for the reference against itself on a loaded CI machine)
+        forward = min(student[0] for student, _ in pairs) / min(ref[0] for _, ref in pairs)
+        backward = min(student[1] for student, _ in pairs) / min(ref[1] for _, ref in pairs)
         kernel = name.split(" ")[0]
         record_metric(f"accelerated_{kernel}_forward_time_ratio", forward)
         record_metric(f"accelerated_{kernel}_backward_time_ratio", backward)
