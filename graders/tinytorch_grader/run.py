@@ -185,7 +185,6 @@ def run_group(group: dict, n_tests: int, workspace: Workspace, expected: list[st
         if remote:
             command[6:6] = ["-p", "tinytorch_grader.remote.pytest_plugin", "--basetemp", str(run_dir / "exchange" / "base")]
             env.update(_remote_environment(group, run_dir, workspace, python, site, uid, limit))
-            env.update(isolation.probed_env())  # the trusted process confines the servers as we would
             record = sandbox.run(command, cwd=tree, env=env, wall_seconds=limit, limits=workspace.limits, uid=None,
                                  confine=False)  # trusted: it confines the student's servers itself
         else:
@@ -219,8 +218,9 @@ def _remote_environment(group: dict, run_dir: Path, workspace: Workspace, python
     limits = {key: getattr(workspace.limits, key) for key in workspace.limits.__dataclass_fields__}
     common = dict(python=python, lib=str(run_dir / "lib"), site=site, limits=limits, cpu_seconds=wall_seconds)
     env = {launch.STUDENT_ENV: launch.make_spec(tree=str(run_dir / "student"), home=str(run_dir / "home"),
-                                                       uid=uid, shared=[str(run_dir / "exchange")], **common),
-           "TINYTORCH_REMOTE_TIMEOUT": str(group["timeout"])}
+                                                uid=uid, shared=[str(run_dir / "exchange")], **common),
+           "TINYTORCH_REMOTE_TIMEOUT": str(group["timeout"]),
+           **isolation.probed_env()}  # it confines the servers with what this grader already probed
     if group.get("max_ratio"):
         reference_uid = sandbox.choose_uid(REFERENCE_UID_OFFSET) if uid is not None else None
         env[launch.REFERENCE_ENV] = launch.make_spec(

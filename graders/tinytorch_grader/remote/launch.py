@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from tinytorch_grader import sandbox
