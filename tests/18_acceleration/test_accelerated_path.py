@@ -14,7 +14,9 @@ from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, Flatten, MaxPool2d
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.transformer import GPT, LayerNorm
-from tinytorch.perf.acceleration import (AcceleratedBatchNorm2d, AcceleratedConv2d, AcceleratedGELU, AcceleratedLayerNorm,
+from tinytorch.core.embeddings import Embedding
+from tinytorch.perf.acceleration import (AcceleratedBatchNorm2d, AcceleratedConv2d, AcceleratedEmbedding, AcceleratedGELU,
+                                         AcceleratedLayerNorm,
                                          AcceleratedLinear, AcceleratedMaxPool2d,
                                          AcceleratedMultiHeadAttention, accelerate, flipped_weight_matrix,
                                          fused_attention, im2col_nhwc)
@@ -258,6 +260,40 @@ def test_accelerated_layernorm_by_hand_and_refuses_the_wrong_width():
     np.testing.assert_allclose(fast.layernorm.gamma.grad.data, [-1.0, 0.0], atol=1e-6)
     with pytest.raises(ValueError, match="expects"):
         fast(Tensor(np.zeros((1, 3), np.float32)))
+
+
+def test_accelerated_embedding_matches_module_11_exactly_with_repeated_ids():
+    """Repeats add once per occurrence; the flat scatter adds in module 11's order, so the sums are equal."""
+    table = Embedding(7, 5, rng=np.random.default_rng(41))
+    fast = AcceleratedEmbedding(table)
+    ids = np.array([[3, 3, 0], [6, 3, 1]])
+    upstream = np.random.default_rng(42).standard_normal((2, 3, 5)).astype(np.float32)
+    grads = []
+    for model in (table, fast):
+        table.weight.grad = None
+        out = model(ids)
+        np.testing.assert_array_equal(out.data, table.weight.data[ids])
+        (out * Tensor(upstream)).sum().backward()
+        grads.append(table.weight.grad.data.copy())
+    np.testing.assert_array_equal(grads[1], grads[0])
+    np.testing.assert_array_equal(grads[1][3], upstream[0, 0] + upstream[0, 1] + upstream[1, 1])
+    np.testing.assert_array_equal(grads[1][[2, 4, 5]], 0)  # ids never looked up get no gradient
+
+
+def test_accelerated_embedding_keeps_module_11_checks():
+    fast = AcceleratedEmbedding(Embedding(4, 2))
+    with pytest.raises(ValueError, match="token ids must be in"):
+        fast(np.array([0, 4]))
+    with pytest.raises(TypeError, match="integers"):
+        fast(np.array([0.0, 1.0]))
+
+
+def test_accelerate_reaches_both_embeddings_of_a_gpt_and_shares_their_tables():
+    gpt = GPT(vocab_size=13, embed_dim=8, num_layers=1, num_heads=2, max_seq_len=5, rng=np.random.default_rng(43))
+    fast = accelerate(gpt)
+    for name in ("token_embedding", "position_embedding"):
+        assert isinstance(getattr(fast, name), AcceleratedEmbedding)
+        assert getattr(fast, name).embedding is getattr(gpt, name)
 
 
 def test_accelerate_reaches_every_layernorm_of_a_gpt():

@@ -17,7 +17,7 @@ steps and the bytes moved. ``speedup_table`` measures both versions with module 
 
 The second half builds **the accelerated path** the framework then uses. ``accelerate(model)``
 returns a new model whose Conv2d, BatchNorm2d (+ the ReLU after it), MaxPool2d,
-MultiHeadAttention, Linear, GELU and LayerNorm layers are ``Accelerated*`` versions sharing the original parameters (one
+MultiHeadAttention, Linear, GELU, LayerNorm and Embedding layers are ``Accelerated*`` versions sharing the original parameters (one
 optimizer trains both); everything else is kept as it is. The accelerated layers compute the
 same values and gradients as modules 09 and 12 (to float32 rounding) with fewer passes over
 memory:
@@ -36,7 +36,9 @@ memory:
 - **GELU keeps its gate**: x·s with s = (1 + tanh u)/2 computed in place and saved, so backward
   neither recomputes tanh nor allocates a dozen temporaries, and needs 9 passes instead of 13;
 - **LayerNorm in two arrays**: x̂ made in place from the centred input, sums of products as einsum
-  contractions, the input gradient built in one buffer.
+  contractions, the input gradient built in one buffer;
+- **an Embedding's gradient is one flat scatter**: ``np.add.at`` into the (V·D,) table with 1-D
+  positions, NumPy's fast path, instead of a scatter of whole rows.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from tinytorch.core.activations import GELU, ReLU
 from tinytorch.core.attention import MASK_VALUE, MultiHeadAttention
 from tinytorch.core.autograd import Function
+from tinytorch.core.embeddings import Embedding
 from tinytorch.core.layers import Layer, Linear, Sequential
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, MaxPool2d, col2im, im2col, output_size, weight_matrix
 from tinytorch.core.tensor import Tensor
@@ -339,8 +342,7 @@ def run_chunks(work: Callable[[slice, Scratch], None], chunks: list[slice], scra
         for chunk in chunks[index::workers]:
             work(chunk, scratches[index])
 
-    for future in [threads.submit(worker, i) for i in range(workers)]:
-        future.result()
+    map_parts(worker, list(range(workers)), threads)
 
 
 def image_parts(batch: int, workers: int) -> list[slice]:
@@ -353,10 +355,14 @@ def map_parts(work: Callable, parts: list[slice], threads) -> list:
 
     For the element-wise layers: NumPy releases the GIL inside every ufunc and reduction on large
     arrays, so each worker streams its own share of the batch through memory at the same time.
+    The calling thread takes the first part itself: one hand-off fewer per call (a GPT step makes
+    about seventy), and the pool's threads need not wake the caller to start.
     """
     if threads is None or len(parts) == 1:
         return [work(part) for part in parts]
-    return list(threads.map(work, parts))
+    others = [threads.submit(work, part) for part in parts[1:]]
+    first = work(parts[0])
+    return [first] + [future.result() for future in others]
 
 
 class AcceleratedLayer(Layer):
@@ -737,51 +743,55 @@ def serial(work: Callable[[slice], object], count: int) -> list:
 
 def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, keep, out: np.ndarray,
                       share: Callable = serial) -> tuple[np.ndarray, np.floating]:
-    """softmax(q kᵀ / √d, masked) v written into ``out``; returns the weights and the score scale.
+    """softmax(q kᵀ / √d, masked) v written into ``out``; returns the weights, transposed, and the score scale.
 
     q (B, ..., T_q, d), k (B, ..., T_k, d), v (B, ..., T_k, d_v), out (B, ..., T_q, d_v) (any strides),
-    ``keep`` None or a bool array broadcast to the scores' shape (True = attend). One (B, ..., T_q, T_k)
-    buffer is scored, scaled, masked, exponentiated and normalised in place: it becomes the
-    weights, the only T² array kept for backward. ``share`` cuts axis 0 over the workers.
+    ``keep`` None or a bool array broadcast to the scores' shape (B, ..., T_q, T_k) (True = attend).
+    The scores are held transposed, Sᵀ = k qᵀ (B, ..., T_k, T_q): the softmax's max and sum over
+    the keys then run down axis -2, element-wise across whole rows of T_q queries, where a reduction
+    along a short last axis (T_k = 64) is about three times slower in NumPy. The one buffer is
+    scored, scaled, masked, exponentiated and normalised in place: it becomes the weights Pᵀ, the
+    only T² array kept for backward. ``share`` cuts axis 0 over the workers.
     """
-    #% solution name="attention_forward" kind="vectorized" hint="scale = 1/sqrt(d) in q's dtype; scores = empty (..., T_q, T_k); per share b of axis 0 (share(work, len(q))): np.matmul(q[b], swapaxes(k[b]), out=scores[b]); *= scale; np.copyto(scores[b], MASK_VALUE, where=~keep[b]) when masked; subtract the row max, np.exp in place, divide by the row sum in place; np.matmul(scores[b], v[b], out=out[b]). Return scores, scale."
+    #% solution name="attention_forward" kind="vectorized" hint="scale = 1/sqrt(d) in q's dtype; scores_t = empty (..., T_k, T_q); per share b of axis 0 (share(work, len(q))): np.matmul(k[b], swapaxes(q[b]), out=scores_t[b]); *= scale; np.copyto(scores_t[b], MASK_VALUE, where=swapaxes(~keep[b])) when masked; subtract the maximum over axis -2 (the keys), np.exp in place, divide by the sum over axis -2 in place; np.matmul(swapaxes(scores_t[b]), v[b], out=out[b]). Return scores_t, scale."
     scale = q.dtype.type(1.0 / np.sqrt(q.shape[-1]))
-    scores = np.empty((*q.shape[:-1], k.shape[-2]), dtype=np.result_type(q, k))
+    scores_t = np.empty((*q.shape[:-2], k.shape[-2], q.shape[-2]), dtype=np.result_type(q, k))
 
     def batch_part(b: slice) -> None:
-        part = scores[b]
-        np.matmul(q[b], np.swapaxes(k[b], -1, -2), out=part)
+        part = scores_t[b]
+        np.matmul(k[b], np.swapaxes(q[b], -1, -2), out=part)
         part *= scale
         if keep is not None:
-            np.copyto(part, part.dtype.type(MASK_VALUE), where=~keep[b])
-        part -= part.max(axis=-1, keepdims=True)
+            np.copyto(part, part.dtype.type(MASK_VALUE), where=np.swapaxes(~keep[b], -1, -2))
+        part -= part.max(axis=-2, keepdims=True)
         np.exp(part, out=part)
-        part /= part.sum(axis=-1, keepdims=True)
-        np.matmul(part, v[b], out=out[b])
+        part /= part.sum(axis=-2, keepdims=True)
+        np.matmul(np.swapaxes(part, -1, -2), v[b], out=out[b])
 
     share(batch_part, q.shape[0])
-    return scores, scale
+    return scores_t, scale
     #% endsolution
 
 
-def attention_backward(q: np.ndarray, k: np.ndarray, v: np.ndarray, weights: np.ndarray, scale, grad: np.ndarray,
+def attention_backward(q: np.ndarray, k: np.ndarray, v: np.ndarray, weights_t: np.ndarray, scale, grad: np.ndarray,
                        grads: tuple[np.ndarray, np.ndarray, np.ndarray], share: Callable = serial) -> None:
-    """Attention's whole rule, written into ``grads`` = (dq, dk, dv) (arrays shaped like q, k, v, any strides):
+    """Attention's whole rule, written into ``grads`` = (dq, dk, dv) (arrays shaped like q, k, v, any strides),
+    from the forward's transposed weights Pᵀ (B, ..., T_k, T_q):
 
-    dV = Wᵀg, dW = g Vᵀ, dS = W·(dW - Σ dW·W)·scale, dQ = dS K, dK = dSᵀ Q (matmuls over the last
-    two axes), each worker its share of axis 0.
+    dV = Pᵀg, dPᵀ = V gᵀ, dSᵀ = Pᵀ·(dPᵀ - Σ_keys dPᵀ·Pᵀ)·scale, dQ = (dSᵀ)ᵀ K, dK = dSᵀ Q (matmuls
+    over the last two axes; the softmax's sum again runs down axis -2), each worker its share of axis 0.
     """
-    #% solution name="attention_backward" hint="grad_q, grad_k, grad_v = grads; per share b of axis 0: np.matmul(swapaxes(W[b]), g[b], out=grad_v[b]); dw = g[b] @ swapaxes(v[b]); dw -= np.einsum('...ij,...ij->...i', dw, W[b])[..., None] (the row sums of dw·W without a product array); dw *= W[b]; dw *= scale (in place); np.matmul(dw, k[b], out=grad_q[b]); np.matmul(swapaxes(dw), q[b], out=grad_k[b])."
+    #% solution name="attention_backward" hint="grad_q, grad_k, grad_v = grads; per share b of axis 0: np.matmul(Pt[b], g[b], out=grad_v[b]); dpt = v[b] @ swapaxes(g[b]) (T_k, T_q); dpt -= np.einsum('...kq,...kq->...q', dpt, Pt[b])[..., None, :] (the per-query sums of dP·P without a product array); dpt *= Pt[b]; dpt *= scale (in place); np.matmul(swapaxes(dpt), k[b], out=grad_q[b]); np.matmul(dpt, q[b], out=grad_k[b])."
     grad_q, grad_k, grad_v = grads
 
     def batch_part(b: slice) -> None:
-        np.matmul(np.swapaxes(weights[b], -1, -2), grad[b], out=grad_v[b])
-        d_weights = np.matmul(grad[b], np.swapaxes(v[b], -1, -2))
-        d_weights -= np.einsum("...ij,...ij->...i", d_weights, weights[b])[..., None]  # row sums of dW·W, no product array
-        d_weights *= weights[b]
-        d_weights *= scale
-        np.matmul(d_weights, k[b], out=grad_q[b])
-        np.matmul(np.swapaxes(d_weights, -1, -2), q[b], out=grad_k[b])
+        np.matmul(weights_t[b], grad[b], out=grad_v[b])
+        d_scores_t = np.matmul(v[b], np.swapaxes(grad[b], -1, -2))
+        d_scores_t -= np.einsum("...kq,...kq->...q", d_scores_t, weights_t[b])[..., None, :]  # no product array
+        d_scores_t *= weights_t[b]
+        d_scores_t *= scale
+        np.matmul(np.swapaxes(d_scores_t, -1, -2), k[b], out=grad_q[b])
+        np.matmul(d_scores_t, q[b], out=grad_k[b])
 
     share(batch_part, q.shape[0])
     #% endsolution
@@ -802,7 +812,7 @@ class FusedAttentionBackward(Function):
         q, k, v = ctx.saved["q"], ctx.saved["k"], ctx.saved["v"]
         grad = grad.reshape(*q.shape[:-1], v.shape[-1])
         grads = tuple(np.empty(t.shape, dtype=np.result_type(t, grad)) for t in (q, k, v))
-        attention_backward(q, k, v, ctx.saved["weights"], ctx.saved["scale"], grad, grads, ctx.saved["share"])
+        attention_backward(q, k, v, ctx.saved["weights_t"], ctx.saved["scale"], grad, grads, ctx.saved["share"])
         return tuple(g.reshape(parent.shape) for g, parent in zip(grads, ctx.parents))
 
 
@@ -818,9 +828,9 @@ def fused_attention(Q: Tensor, K: Tensor, V: Tensor, mask=None, share: Callable 
     if q.ndim == 2:  # one attention matrix: a batch of one, so that share splits batch items, never rows
         q, k, v = q[None], k[None], v[None]
     out = np.empty((*q.shape[:-1], v.shape[-1]), dtype=np.result_type(q, k, v))
-    weights, scale = attention_forward(q, k, v, _keep(mask, (*q.shape[:-1], k.shape[-2])), out, share)
+    weights_t, scale = attention_forward(q, k, v, _keep(mask, (*q.shape[:-1], k.shape[-2])), out, share)
     return Tensor._make(out.reshape(*Q.shape[:-1], V.shape[-1]), FusedAttentionBackward, Q, K, V,
-                        q=q, k=k, v=v, weights=weights, scale=scale, share=share)
+                        q=q, k=k, v=v, weights_t=weights_t, scale=scale, share=share)
 
 
 def stackable(attention: MultiHeadAttention) -> bool:
@@ -864,7 +874,7 @@ class SelfAttentionBackward(Function):
         layer, (q, k, v) = ctx.saved["layer"], ctx.saved["qkv"]
         grad_qkv = np.empty(ctx.parents[0].shape, dtype=grad.dtype)
         grad_heads = layer.heads(grad)[0]  # (B, T, D) -> (B, H, T, d) view
-        attention_backward(q, k, v, ctx.saved["weights"], ctx.saved["scale"], grad_heads,
+        attention_backward(q, k, v, ctx.saved["weights_t"], ctx.saved["scale"], grad_heads,
                            tuple(layer.heads(grad_qkv)), layer.share)
         return (grad_qkv,)
 
@@ -924,9 +934,9 @@ class AcceleratedMultiHeadAttention(AcceleratedLayer):
         qkv = self.project_qkv(x)
         q, k, v = self.heads(qkv.data)
         out = np.empty(x.shape, dtype=qkv.dtype)
-        weights, scale = attention_forward(q, k, v, _keep(mask, (*q.shape[:-1], k.shape[-2])),
+        weights_t, scale = attention_forward(q, k, v, _keep(mask, (*q.shape[:-1], k.shape[-2])),
                                            self.heads(out)[0], self.share)
-        attended = Tensor._make(out, SelfAttentionBackward, qkv, layer=self, qkv=(q, k, v), weights=weights, scale=scale)
+        attended = Tensor._make(out, SelfAttentionBackward, qkv, layer=self, qkv=(q, k, v), weights_t=weights_t, scale=scale)
         return self.out_proj(attended)
 
     def __repr__(self) -> str:
@@ -1064,6 +1074,40 @@ class AcceleratedLayerNorm(AcceleratedLayer):
         return f"Accelerated{self.layernorm!r}"
 
 
+class AcceleratedEmbeddingBackward(Function):
+    """Module 11's scatter-add into the table, as one scatter into the flat (V·D,) table: element j of
+    the vector looked up for id i goes to position i·D + j. NumPy's ``ufunc.at`` runs a 1-D index into
+    a 1-D array in its fast loop; module 11's scatter of whole rows takes a slower general path (about
+    three times slower for the GPT's 4,096 ids of width 128). Extra memory: the N·D int64 positions.
+    Repeats still add once per occurrence, in the same order, so the sums are module 11's exactly."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        #% solution name="AcceleratedEmbeddingBackward.backward" hint="V, D = the table's shape; flat = zeros (V·D,) in grad's dtype; positions = (ids.reshape(-1, 1) * D + np.arange(D)).reshape(-1); np.add.at(flat, positions, grad.reshape(-1)); return (flat reshaped (V, D),)."
+        vocab, width = ctx.parents[0].shape
+        flat_grad = np.zeros(vocab * width, dtype=grad.dtype)
+        positions = (ctx.saved["ids"].reshape(-1, 1) * width + np.arange(width)).reshape(-1)
+        np.add.at(flat_grad, positions, grad.reshape(-1))
+        return (flat_grad.reshape(vocab, width),)
+        #% endsolution
+
+
+class AcceleratedEmbedding(AcceleratedLayer):
+    """Module 11's Embedding (same table, same checks and gather) whose backward scatters into the
+    flat table. Token ids (any shape) -> vectors (same shape + (D,))."""
+
+    def __init__(self, embedding: Embedding):
+        self.embedding = embedding
+
+    def forward(self, tokens) -> Tensor:
+        looked_up = self.embedding(tokens)  # module 11 checks the ids and gathers the rows
+        ids = tokens.data if isinstance(tokens, Tensor) else np.asarray(tokens)
+        return Tensor._make(looked_up.data, AcceleratedEmbeddingBackward, self.embedding.weight, ids=ids)
+
+    def __repr__(self) -> str:
+        return f"Accelerated{self.embedding!r}"
+
+
 def accelerated_layer(layer, chunk: int = 4, workers: int = 1, threads=None):
     """The accelerated version of one layer, or None when there is none (the layer is kept)."""
     if isinstance(layer, Conv2d):
@@ -1080,14 +1124,16 @@ def accelerated_layer(layer, chunk: int = 4, workers: int = 1, threads=None):
         return AcceleratedLayerNorm(layer, workers=workers, threads=threads)
     if isinstance(layer, Linear):
         return AcceleratedLinear(layer, workers=workers, threads=threads)
+    if isinstance(layer, Embedding):
+        return AcceleratedEmbedding(layer)
     return None
 
 
 def accelerate(model, chunk: int = 4, workers: int = 1):
     """A new model computing what ``model`` computes on the accelerated path; ``model`` is unchanged.
 
-    Conv2d, BatchNorm2d, MaxPool2d (stride == kernel), MultiHeadAttention, Linear, GELU and LayerNorm
-    become their ``Accelerated*`` versions; in a Sequential a BatchNorm2d followed by a ReLU becomes one fused
+    Conv2d, BatchNorm2d, MaxPool2d (stride == kernel), MultiHeadAttention, Linear, GELU, LayerNorm and
+    Embedding become their ``Accelerated*`` versions; in a Sequential a BatchNorm2d followed by a ReLU becomes one fused
     layer. Other layers are rebuilt around their accelerated sub-layers (a shallow copy) or kept.
     Parameters are shared, so ``model.parameters()`` and the result's are the same tensors.
     Convolutions run in chunks of ``chunk`` images on ``workers`` threads, and BatchNorm and pooling
