@@ -1,7 +1,7 @@
 """Randomized properties that confirm module 18's equivalent marks (docs/DESIGN.md section 10).
 
 Random shapes, strides, paddings, chunk sizes and worker counts; forward values, every gradient
-and the running statistics of the accelerated layers (LayerNorm and GELU among them), the teaching convolution, and what
+and the running statistics of the accelerated layers (LayerNorm, GELU and Embedding among them), the teaching convolution, and what
 ``compare`` reports apart from its timings.
 """
 
@@ -9,6 +9,7 @@ import numpy as np
 
 from tinytorch.core.activations import GELU, ReLU
 from tinytorch.core.attention import MultiHeadAttention
+from tinytorch.core.embeddings import Embedding
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.spatial import BatchNorm2d, Conv2d
 from tinytorch.core.tensor import Tensor
@@ -105,3 +106,13 @@ def attention_values_and_gradients(rng):
     out = fast(tensor, causal=bool(rng.integers(0, 2)))
     out.backward(rng.standard_normal(out.shape).astype(np.float32))
     return out.data, tensor.grad.data, [p.grad.data for p in fast.parameters()]
+
+
+def embedding_gradient(rng):
+    """AcceleratedEmbedding through accelerate(): random table size, ids of rank 1 to 3 with repeats."""
+    table = Embedding(int(rng.integers(1, 9)), int(rng.integers(1, 6)), rng=rng)
+    fast = accelerate(table)
+    ids = rng.integers(0, table.vocab_size, tuple(int(n) for n in rng.integers(1, 5, int(rng.integers(1, 4)))))
+    out = fast(ids)
+    out.backward(rng.standard_normal(out.shape).astype(np.float32))
+    return out.data, table.weight.grad.data
