@@ -97,7 +97,16 @@ def _kernels(module):
         "layernorm 128 on (16, 32, 128) (forward + backward)": (module.AcceleratedLayerNorm(module.LayerNorm(128)), (16, 32, 128), {}),
         "attention 4 heads, 64 positions (forward + backward)":
             (module.AcceleratedMultiHeadAttention(module.MultiHeadAttention(64, 4, rng=rng)), (8, 64, 64), {"causal": True}),
+        "embedding 65x128, 64x64 ids (forward + backward)":
+            (module.AcceleratedEmbedding(module.Embedding(65, 128, rng=rng)), (64, 64), {}),
     }
+
+
+def _input(layer, shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    """Token ids for an embedding (its vocabulary), standard normal float32 values for every other kernel."""
+    if isinstance(layer, acceleration.AcceleratedEmbedding):
+        return rng.integers(0, layer.embedding.vocab_size, shape)
+    return rng.standard_normal(shape).astype(np.float32)
 
 
 def test_every_accelerated_kernel_keeps_pace_with_the_reference(reference_module, max_ratio, record_metric):
@@ -107,7 +116,7 @@ def test_every_accelerated_kernel_keeps_pace_with_the_reference(reference_module
     rng = np.random.default_rng(3)
     slow = []
     for name, (layer, shape, kwargs) in ours.items():
-        data = rng.standard_normal(shape).astype(np.float32)
+        data = _input(layer, shape, rng)
         upstream = rng.standard_normal(layer(acceleration.Tensor(data), **kwargs).shape).astype(np.float32)
         pairs = [(fastest_passes(layer, acceleration.Tensor, data, upstream, 3, **kwargs),
                   fastest_passes(theirs[name][0], reference.Tensor, data, upstream, 3, **kwargs)) for _ in range(3)]
