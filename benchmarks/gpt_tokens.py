@@ -3,8 +3,9 @@
 The model of milestones/05_2017_transformer/shakespeare_gpt.py (4 pre-norm blocks, width 128,
 4 heads, context 64, vocabulary 65, batch 64), one AdamW step per batch on random tokens, for
 module 13's GPT as built, the same GPT after ``accelerate(model, workers=N)`` (module 18: fused
-attention with transposed scores, GELU and LayerNorm, every Linear as 2-D GEMMs, the embeddings' flat scatter; each layer splits its rows over N worker
-threads, BLAS at one thread each), and PyTorch CPU when installed (optional). Variants
+attention with transposed scores, GELU and LayerNorm, every Linear as 2-D GEMMs, the embeddings'
+flat scatter; each layer splits its rows over N worker threads, BLAS at one thread each), and
+PyTorch CPU when installed (optional). Variants
 alternate in one process (rotating order, medians); threads, BLAS kernels and the allocator are chosen on purpose and printed (coursetools.threads
 and .allocator, as in cnn_step.py); results go to benchmarks/results/.
 

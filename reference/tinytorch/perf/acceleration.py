@@ -1078,7 +1078,8 @@ class AcceleratedEmbeddingBackward(Function):
     """Module 11's scatter-add into the table, as one scatter into the flat (V·D,) table: element j of
     the vector looked up for id i goes to position i·D + j. NumPy's ``ufunc.at`` runs a 1-D index into
     a 1-D array in its fast loop; module 11's scatter of whole rows takes a slower general path (three
-    to five times slower for the GPT's 4,096 ids of width 128, on the machines measured). Extra memory: the N·D int64 positions.
+    to five times slower for the GPT's 4,096 ids of width 128, on the machines measured). Extra
+    memory: the N·D int64 positions.
     Repeats still add once per occurrence, in the same order, so the sums are module 11's exactly."""
 
     @staticmethod
